@@ -1,0 +1,204 @@
+/**
+ * The API server without its network front: one ApiHandler that serves discovery, OpenAPI,
+ * health, metrics and every resource verb from the generic registry. The HTTPS front and the
+ * in-process transport both call `handle`.
+ */
+import { type KindDefinition } from '../kinds/types.js';
+import { GenericRegistry } from '../registry/generic-registry.js';
+import type { AdmissionPlugin, PatchEngine, SchemaChecks } from '../registry/hooks.js';
+import { KindCatalog } from '../registry/kind-catalog.js';
+import { defaultWatchSettings, WatchService, type WatchSettings } from '../registry/watch.js';
+import type { Store } from '../store/types.js';
+import { Logger, errorText } from '../util/log.js';
+import { CounterVec, GaugeFunc, HistogramVec, MetricsRegistry } from '../util/prometheus.js';
+import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
+import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, legacyApiVersions, wantsAggregated } from './discovery.js';
+import { ApiError } from './errors.js';
+import { parseRequestInfo, type ResourceRequest } from './request-info.js';
+import { ResourceHandler } from './resource-handler.js';
+import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
+import { versionInfo } from './version.js';
+
+/** Serves /openapi/v3 documents; built by the schema layer. */
+export interface OpenApiSource {
+  /** The index document. */
+  index(): unknown;
+  /** The document for `api/v1` or `apis/GROUP/VERSION`, undefined when not served. */
+  document(groupVersionPath: string): unknown | undefined;
+}
+
+export interface ApiServerOptions {
+  store: Store;
+  kinds: KindDefinition[];
+  patches: PatchEngine;
+  schema: SchemaChecks;
+  openapi: (catalog: KindCatalog) => OpenApiSource;
+  admission?: AdmissionPlugin[];
+  watch?: Partial<WatchSettings>;
+  logger?: Logger;
+}
+
+export const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/healthz/ping', '/livez/ping', '/readyz/ping']);
+
+export class ApiServer {
+  readonly catalog: KindCatalog;
+  readonly registry: GenericRegistry;
+  readonly watches: WatchService;
+  readonly metrics = new MetricsRegistry();
+  readonly log: Logger;
+  private readonly resources: ResourceHandler;
+  private readonly openapi: OpenApiSource;
+  private readonly store: Store;
+  private inflight = 0;
+  private activeWatches = 0;
+  private readonly requests = this.metrics.register(new CounterVec('apiserver_request_total', 'API requests by verb, resource and HTTP code.'));
+  private readonly latency = this.metrics.register(
+    new HistogramVec('apiserver_request_duration_seconds', 'API request latency by verb and resource, excluding watches.'),
+  );
+
+  constructor(opts: ApiServerOptions) {
+    this.store = opts.store;
+    this.log = opts.logger ?? new Logger('apiserver');
+    this.catalog = new KindCatalog(opts.kinds);
+    const getNamespace = async (name: string) => {
+      const nsKind = this.catalog.byPlural('', 'v1', 'namespaces')!;
+      try {
+        return await this.registry.get(nsKind, undefined, name);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 404) return null;
+        throw e;
+      }
+    };
+    this.registry = new GenericRegistry(opts.store, opts.patches, opts.schema, [namespaceLifecycle(getNamespace), ...(opts.admission ?? [])]);
+    this.watches = new WatchService(opts.store, this.registry, { ...defaultWatchSettings, ...opts.watch });
+    this.resources = new ResourceHandler(this.catalog, this.registry, this.watches);
+    this.openapi = opts.openapi(this.catalog);
+    this.metrics.register(new GaugeFunc('apiserver_current_inflight_requests', 'Requests being served now.', () => [{ value: this.inflight }]));
+    this.metrics.register(new GaugeFunc('apiserver_registered_watchers', 'Open watches.', () => [{ value: this.activeWatches }]));
+  }
+
+  /** Serves one request for an already-authenticated user. */
+  handle = async (req: ApiRequest): Promise<ApiResponse> => {
+    const started = performance.now();
+    const info = parseRequestInfo(req.method, req.path, req.query);
+    const verb = info.kind === 'resource' ? info.verb : req.method.toLowerCase();
+    const resource = info.kind === 'resource' ? `${info.resource}${info.subresource ? '/' + info.subresource : ''}` : '';
+    let res: ApiResponse;
+    this.inflight++;
+    try {
+      if (!req.user && !PUBLIC_PATHS.has(req.path)) throw ApiError.unauthorized();
+      res = info.kind === 'resource' ? await this.resources.handle(req, info) : await this.nonResource(req);
+    } catch (e) {
+      res = this.errorResponse(e, req, info.kind === 'resource' ? info : undefined);
+    } finally {
+      this.inflight--;
+    }
+    this.requests.inc({ verb, resource, code: String(res.status) });
+    if (isStream(res)) return this.trackWatch(res);
+    this.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
+    return res;
+  };
+
+  private trackWatch(res: StreamResponse): StreamResponse {
+    const inner = res.stream;
+    const self = this;
+    self.activeWatches++;
+    return {
+      ...res,
+      stream: (async function* () {
+        try {
+          yield* inner;
+        } finally {
+          self.activeWatches--;
+        }
+      })(),
+    };
+  }
+
+  errorResponse(e: unknown, req: ApiRequest, info?: ResourceRequest): ApiResponse {
+    if (e instanceof ApiError) return { status: e.code, body: e.toStatus() };
+    this.log.error('request failed', { method: req.method, path: req.path, resource: info?.resource, error: errorText(e), stack: (e as Error)?.stack });
+    const err = ApiError.internal(errorText(e));
+    return { status: 500, body: err.toStatus() };
+  }
+
+  private async nonResource(req: ApiRequest): Promise<ApiResponse> {
+    const path = req.path.replace(/\/+$/, '') || '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw ApiError.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    const accept = req.headers.accept;
+    switch (path) {
+      case '/version':
+        return { status: 200, body: versionInfo() };
+      case '/healthz':
+      case '/livez':
+      case '/healthz/ping':
+      case '/livez/ping':
+      case '/readyz/ping':
+        return { status: 200, contentType: 'text/plain; charset=utf-8', raw: 'ok' };
+      case '/readyz':
+        return this.readyz(req);
+      case '/metrics':
+        return { status: 200, contentType: 'text/plain; version=0.0.4', raw: this.metrics.render() };
+      case '/api': {
+        const agg = wantsAggregated(accept);
+        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, true, agg), agg);
+        return { status: 200, body: legacyApiVersions() };
+      }
+      case '/apis': {
+        const agg = wantsAggregated(accept);
+        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, false, agg), agg);
+        return { status: 200, body: apiGroupList(this.catalog) };
+      }
+      case '/api/v1':
+        return { status: 200, body: apiResourceList(this.catalog, '', 'v1') };
+      case '/openapi/v3':
+        return { status: 200, body: this.openapi.index() };
+    }
+    const parts = path.split('/').filter(Boolean);
+    if (parts[0] === 'apis' && parts.length === 2) {
+      const g = apiGroup(this.catalog, parts[1]);
+      if (g) return { status: 200, body: g };
+    }
+    if (parts[0] === 'apis' && parts.length === 3 && this.catalog.kindsIn(parts[1], parts[2]).length)
+      return { status: 200, body: apiResourceList(this.catalog, parts[1], parts[2]) };
+    if (parts[0] === 'openapi' && parts[1] === 'v3' && parts.length > 2) {
+      const doc = this.openapi.document(parts.slice(2).join('/'));
+      if (doc) return { status: 200, headers: { 'cache-control': 'public, immutable' }, body: doc };
+    }
+    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  }
+
+  private async readyz(req: ApiRequest): Promise<ApiResponse> {
+    const checks: [string, () => Promise<void>][] = [['ping', async () => {}], ['etcd', () => this.store.ping()], ['shutdown', async () => this.checkNotShuttingDown()]];
+    let ok = true;
+    let text = '';
+    for (const [name, fn] of checks) {
+      try {
+        await fn();
+        text += `[+]${name} ok\n`;
+      } catch {
+        ok = false;
+        text += `[-]${name} failed: reason withheld\n`;
+      }
+    }
+    const verbose = req.query.has('verbose');
+    text += ok ? 'readyz check passed\n' : 'readyz check failed\n';
+    return { status: ok ? 200 : 500, contentType: 'text/plain; charset=utf-8', raw: ok && !verbose ? 'ok' : text };
+  }
+
+  private shuttingDown = false;
+  private checkNotShuttingDown() {
+    if (this.shuttingDown) throw new Error('shutting down');
+  }
+  markShuttingDown() {
+    this.shuttingDown = true;
+  }
+}
+
+function aggregatedResponse(body: unknown, v: 'v2' | 'v2beta1'): ApiResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList` },
+    body,
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The network front of the API server: HTTPS only (a plain-HTTP request on the port gets a 400
+ * and is closed, as Go's server answers), client-certificate and bearer-token authentication,
+ * body size limits, JSON and watch-stream responses, and a graceful stop that lets in-flight
+ * requests finish and ends watches cleanly.
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import YAML from 'yaml';
+import { authenticate, AuthenticationError, type Authenticator } from './authn.js';
+import { ApiError } from './errors.js';
+import { MAX_BODY_BYTES } from './decode.js';
+import { isRaw, isStream, type ApiHandler, type ApiRequest, type ApiResponse } from './types.js';
+import type { Logger } from '../util/log.js';
+
+export interface HttpsFrontOptions {
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+  authenticators: Authenticator[];
+  handler: ApiHandler;
+  logger: Logger;
+}
+
+const PLAIN_HTTP_REPLY = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
+
+export class HttpsFront {
+  private readonly tls: HttpsServer;
+  private readonly net: NetServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly shutdown = new AbortController();
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: HttpsFrontOptions) {
+    this.tls = createHttpsServer(
+      {
+        cert: opts.certPem,
+        key: opts.keyPem,
+        ca: [opts.caPem],
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        keepAlive: true,
+      },
+      (req, res) => void this.serve(req, res),
+    );
+    this.tls.keepAliveTimeout = 65_000;
+    this.tls.headersTimeout = 70_000;
+    this.tls.requestTimeout = 0; // watches are long-lived
+    this.tls.on('tlsClientError', () => {});
+    // Peek at the first byte: TLS starts with a handshake record (0x16); anything else is plain HTTP.
+    this.net = createNetServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => {});
+      socket.once('readable', () => {
+        const first: Buffer | null = socket.read(1);
+        if (!first) {
+          socket.destroy();
+          return;
+        }
+        socket.unshift(first);
+        if (first[0] === 0x16) this.tls.emit('connection', socket);
+        else socket.end(PLAIN_HTTP_REPLY);
+      });
+    });
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.net.once('error', reject);
+      this.net.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const addr = this.net.address();
+    if (!addr || typeof addr === 'string') throw new Error('server has no address');
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Stops accepting, ends watches, waits for in-flight requests (up to timeoutMs), then closes connections. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.net.close();
+    this.shutdown.abort();
+    if (this.inflight > 0) {
+      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    }
+    this.tls.closeIdleConnections?.();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse) {
+    this.inflight++;
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort();
+    this.shutdown.signal.addEventListener('abort', onShutdown);
+    res.on('close', () => abort.abort());
+    try {
+      const url = new URL(req.url ?? '/', 'https://cairn.invalid');
+      const headers = lowerHeaders(req);
+      let user;
+      try {
+        user = await authenticate(this.opts.authenticators, { headers, socket: req.socket as TLSSocket });
+      } catch (e) {
+        if (!(e instanceof AuthenticationError)) throw e;
+        user = null;
+      }
+      const apiReq: ApiRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        headers,
+        user: user ?? undefined,
+        signal: abort.signal,
+      };
+      if (!user && headers.authorization) {
+        // Credentials were offered and rejected: 401, even on public paths.
+        await this.write(res, { status: 401, body: ApiError.unauthorized().toStatus() }, apiReq);
+        return;
+      }
+      const body = await readBody(req);
+      if (body === 'too-large') {
+        await this.write(res, { status: 413, body: ApiError.tooLarge(`Request entity too large: limit is ${MAX_BODY_BYTES}`).toStatus() }, apiReq);
+        req.socket.destroySoon?.();
+        return;
+      }
+      apiReq.body = body;
+      const out = await this.opts.handler(apiReq);
+      await this.write(res, out, apiReq);
+    } catch (e) {
+      this.opts.logger.error('unhandled request error', { error: (e as Error)?.message, stack: (e as Error)?.stack });
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(ApiError.internal('unexpected server error').toStatus()));
+      } else res.destroy();
+    } finally {
+      this.shutdown.signal.removeEventListener('abort', onShutdown);
+      this.inflight--;
+      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async write(res: ServerResponse, out: ApiResponse, req: ApiRequest) {
+    const headers: Record<string, string | string[]> = { 'cache-control': 'no-cache, private', ...(out.headers ?? {}) };
+    if (isStream(out)) {
+      headers['content-type'] ??= 'application/json';
+      res.writeHead(out.status, headers);
+      res.flushHeaders();
+      for await (const ev of out.stream) {
+        if (res.destroyed) break;
+        const ok = res.write(JSON.stringify(ev) + '\n');
+        if (!ok) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+      }
+      if (!res.destroyed) res.end();
+      return;
+    }
+    if (isRaw(out)) {
+      headers['content-type'] = out.contentType;
+      res.writeHead(out.status, headers);
+      res.end(req.method === 'HEAD' ? undefined : out.raw);
+      return;
+    }
+    const yaml = wantsYaml(req.headers.accept);
+    const text = yaml ? YAML.stringify(out.body) : JSON.stringify(out.body);
+    headers['content-type'] ??= yaml ? 'application/yaml' : 'application/json';
+    res.writeHead(out.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+}
+
+function lowerHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function wantsYaml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const first = accept.split(',')[0].split(';')[0].trim();
+  return first === 'application/yaml';
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length ? Buffer.concat(chunks) : undefined;
+}

@@ -1,0 +1,140 @@
+/**
+ * Assembles and starts a complete API server: store, PKI and admin kubeconfig, kinds and schemas,
+ * the HTTPS front, bootstrap objects, CRD serving and compaction. `cairn server` and the tests
+ * start servers through this one function.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, InProcessTransport } from '../client/index.js';
+import { startControllers, type ControllerManager } from '../controllers/manager.js';
+import { builtinKinds } from '../kinds/index.js';
+import type { WatchSettings } from '../registry/watch.js';
+import { SchemaCatalog } from '../schema/catalog.js';
+import { OpenAPIV3Publisher } from '../schema/openapi-v3.js';
+import { startCompactor, type Compactor } from '../store/compactor.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
+import { Logger } from '../util/log.js';
+import { ApiServer } from './api-server.js';
+import { clientCertAuthenticator, tokenFileAuthenticator, type Authenticator } from './authn.js';
+import { bootstrapNamespaces, SYSTEM_USER } from './bootstrap.js';
+import { CrdServing } from './crd-serving.js';
+import { HttpsFront } from './https-front.js';
+import { writeKubeconfig } from './kubeconfig-writer.js';
+import { createPatchEngine } from './patch-engine.js';
+import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
+import { schemaChecks } from './schema-checks.js';
+import type { ApiHandler } from './types.js';
+
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  store: 'sqlite' | 'etcd';
+  etcdEndpoints?: string[];
+  /** Key prefix inside etcd, so several clusters can share one etcd (tests do). */
+  etcdPrefix?: string;
+  tokenFile?: string;
+  /** Extra names/addresses for the serving certificate. */
+  advertise?: string[];
+  compactionIntervalMs?: number;
+  watch?: Partial<WatchSettings>;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  kubeconfigPath: string;
+  pki: ClusterPki;
+  api: ApiServer;
+  store: Store;
+  /** The in-process entry point (for the in-process client transport). */
+  handler: ApiHandler;
+  stop(): Promise<void>;
+}
+
+export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
+  const log = cfg.logger ?? new Logger('apiserver');
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const store =
+    cfg.store === 'etcd'
+      ? await openStore({ backend: 'etcd', endpoints: cfg.etcdEndpoints ?? ['http://127.0.0.1:2379'], prefix: cfg.etcdPrefix })
+      : await openStore({ backend: 'sqlite', path: join(cfg.dataDir, 'cairn.db') });
+  let front: HttpsFront | undefined;
+  let compactor: Compactor | undefined;
+  let crds: CrdServing | undefined;
+  let controllers: ControllerManager | undefined;
+  try {
+    const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.advertise ?? [])]));
+    const schemas = new SchemaCatalog();
+    const api = new ApiServer({
+      store,
+      kinds: builtinKinds(),
+      patches: createPatchEngine(schemas),
+      schema: schemaChecks(schemas),
+      openapi: (catalog) => {
+        schemas.setKinds(catalog.all());
+        catalog.onChange(() => schemas.setKinds(catalog.all()));
+        return new OpenAPIV3Publisher(schemas);
+      },
+      watch: cfg.watch,
+      logger: log,
+    });
+    const authenticators: Authenticator[] = [clientCertAuthenticator];
+    if (cfg.tokenFile) authenticators.push(tokenFileAuthenticator(cfg.tokenFile));
+    front = new HttpsFront({
+      host: cfg.host,
+      port: cfg.port,
+      certPem: pki.server.certPem,
+      keyPem: pki.server.keyPem,
+      caPem: pki.ca.certPem,
+      authenticators,
+      handler: api.handle,
+      logger: log,
+    });
+    const addr = await front.listen();
+    const clientHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
+    const url = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${addr.port}`;
+    const kubeconfigPath = join(cfg.dataDir, 'admin.kubeconfig');
+    await writeKubeconfig(kubeconfigPath, { server: url, caPem: pki.ca.certPem, clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem });
+    await bootstrapNamespaces(api);
+    crds = new CrdServing(api, log.child('crd'));
+    await crds.start();
+    const ctrlLog = log.child('controllers');
+    controllers = startControllers(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields));
+    compactor = startCompactor(store, {
+      intervalMs: cfg.compactionIntervalMs,
+      onError: (e) => log.warn('compaction failed', { error: String(e) }),
+    });
+    log.info('serving', { url, store: cfg.store, dataDir: cfg.dataDir });
+    const running: RunningServer = {
+      url,
+      host: clientHost,
+      port: addr.port,
+      kubeconfigPath,
+      pki,
+      api,
+      store,
+      handler: api.handle,
+      stop: async () => {
+        api.markShuttingDown();
+        await front?.close();
+        await controllers?.stop();
+        crds?.stop();
+        await compactor?.stop();
+        await store.close();
+        log.info('stopped');
+      },
+    };
+    return running;
+  } catch (e) {
+    await front?.close().catch(() => {});
+    await controllers?.stop().catch(() => {});
+    crds?.stop();
+    await compactor?.stop().catch(() => {});
+    await store.close().catch(() => {});
+    throw e;
+  }
+}

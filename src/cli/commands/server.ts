@@ -1,0 +1,76 @@
+/** `cairn server`: the API server in the foreground until SIGTERM/SIGINT. */
+import { CliError } from '../errors.js';
+import type { Command } from '../main.js';
+import { startServer } from '../../api/start.js';
+
+const DEFAULT_DATA_DIR = '/var/lib/cairn';
+
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(v);
+  if (!m) throw new CliError(`--listen wants ADDR:PORT (for example 127.0.0.1:6443), got "${v}"`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new CliError(`--listen port must be at most 65535, got ${port}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export const serverCommand: Command = {
+  name: 'server',
+  summary: 'run the API server (HTTPS, Kubernetes-compatible)',
+  usage: [
+    'usage: cairn server [--data-dir DIR] [--listen ADDR:PORT] [--store sqlite|etcd] [--etcd-endpoints URLS]',
+    '                    [--token-auth-file FILE] [--advertise NAME]...',
+    '',
+    `  --data-dir DIR         state, PKI and admin.kubeconfig (default ${DEFAULT_DATA_DIR})`,
+    '  --listen ADDR:PORT     where to serve HTTPS (default 127.0.0.1:6443)',
+    '  --store sqlite|etcd    the store backend (default sqlite, one file in the data dir)',
+    '  --etcd-endpoints URLS  comma-separated etcd client URLs (with --store etcd)',
+    '  --etcd-prefix PREFIX   key prefix in etcd (default /cairn)',
+    '  --token-auth-file FILE bearer tokens, one per line: token,user,uid,"group1,group2"',
+    '  --advertise NAME       an extra DNS name or IP for the serving certificate (repeatable)',
+  ].join('\n'),
+  options: {
+    'data-dir': { type: 'string' },
+    listen: { type: 'string' },
+    store: { type: 'string' },
+    'etcd-endpoints': { type: 'string' },
+    'etcd-prefix': { type: 'string' },
+    'token-auth-file': { type: 'string' },
+    advertise: { type: 'string', multiple: true },
+  },
+  async run(v) {
+    const listen = parseListen((v.listen as string | undefined) ?? '127.0.0.1:6443');
+    const store = (v.store as string | undefined) ?? 'sqlite';
+    if (store !== 'sqlite' && store !== 'etcd') throw new CliError(`--store must be sqlite or etcd, got "${store}"`);
+    const endpoints = (v['etcd-endpoints'] as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+    if (store === 'etcd' && !endpoints?.length) throw new CliError('--store etcd needs --etcd-endpoints (for example http://127.0.0.1:2379)');
+    for (const e of endpoints ?? []) if (!/^https?:\/\/[^/]+$/.test(e)) throw new CliError(`--etcd-endpoints: "${e}" is not a URL like http://127.0.0.1:2379`);
+    let server;
+    try {
+      server = await startServer({
+        dataDir: (v['data-dir'] as string | undefined) ?? DEFAULT_DATA_DIR,
+        host: listen.host,
+        port: listen.port,
+        store,
+        etcdEndpoints: endpoints,
+        etcdPrefix: (v['etcd-prefix'] as string | undefined) ?? '/cairn',
+        tokenFile: v['token-auth-file'] as string | undefined,
+        advertise: v.advertise as string[] | undefined,
+      });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw new CliError(`cannot listen on ${listen.host}:${listen.port}: the address is in use`);
+      if (err.code === 'EACCES') throw new CliError(`cannot listen on ${listen.host}:${listen.port}: permission denied`);
+      throw new CliError(`server failed to start: ${err.message}`);
+    }
+    process.stderr.write(`cairn server ready at ${server.url}\n  export KUBECONFIG=${server.kubeconfigPath}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        void server.stop().then(resolve, resolve);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * The in-process transport: controllers running inside the server process call the server's
+ * ApiHandler directly, as a fixed user, with no HTTP or TLS in between. It keeps HTTP's
+ * isolation — bodies go in as bytes, answers come out as copies — so a client can never mutate
+ * an object the server (or another watcher) still holds, and behaviour matches the HTTPS path.
+ */
+import { type ApiHandler, type ApiResponse, type UserInfo, isRaw, isStream } from '../api/types.js';
+import { abortable } from './abortable.js';
+import { AbortedError, ClientError, StatusError, TransportError, statusFromResponse } from './errors.js';
+import {
+  type Transport,
+  type TransportHeaders,
+  type TransportRequest,
+  type TransportResponse,
+  decodeBody,
+  encodeBody,
+  toSearchParams,
+} from './transport.js';
+
+export class InProcessTransport implements Transport {
+  constructor(
+    private readonly handler: ApiHandler,
+    private readonly user: UserInfo,
+  ) {}
+
+  async request(req: TransportRequest): Promise<TransportResponse> {
+    const res = await this.call(req, req.signal ?? new AbortController().signal);
+    if (isStream(res)) {
+      // A stream where a plain answer was expected: drain nothing, end it, report it.
+      void res.stream[Symbol.asyncIterator]().return?.();
+      throw new ClientError(`${req.method} ${req.path}: the server answered with a stream`);
+    }
+    const headers = (res.headers ?? {}) as TransportHeaders;
+    const body = isRaw(res) ? decodeBody(typeof res.raw === 'string' ? res.raw : Buffer.from(res.raw), res.contentType) : copy(res.body);
+    if (res.status < 200 || res.status > 299) throw new StatusError(statusFromResponse(res.status, body));
+    return { status: res.status, headers, body };
+  }
+
+  async stream(req: TransportRequest): Promise<AsyncIterable<unknown>> {
+    // The handler's signal ends the server side of the watch; it fires when the caller aborts or
+    // stops iterating early.
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(req.signal?.reason);
+    if (req.signal?.aborted) throw new AbortedError(`${req.method} ${req.path}: aborted`);
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    let res: ApiResponse;
+    try {
+      res = await this.call(req, ac.signal);
+    } catch (err) {
+      req.signal?.removeEventListener('abort', onAbort);
+      throw err;
+    }
+    if (!isStream(res)) {
+      req.signal?.removeEventListener('abort', onAbort);
+      const body = isRaw(res) ? decodeBody(typeof res.raw === 'string' ? res.raw : Buffer.from(res.raw), res.contentType) : res.body;
+      if (res.status < 200 || res.status > 299) throw new StatusError(statusFromResponse(res.status, body));
+      throw new ClientError(`${req.method} ${req.path}: expected a stream, the server answered with a single body`);
+    }
+    const source = res.stream;
+    return (async function* () {
+      try {
+        for await (const item of abortable(source, req.signal)) yield copy(item);
+      } finally {
+        req.signal?.removeEventListener('abort', onAbort);
+        ac.abort();
+      }
+    })();
+  }
+
+  private async call(req: TransportRequest, signal: AbortSignal): Promise<ApiResponse> {
+    if (signal.aborted) throw new AbortedError(`${req.method} ${req.path}: aborted`);
+    const payload = encodeBody(req);
+    const headers: Record<string, string | undefined> = { accept: 'application/json' };
+    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+    if (payload) {
+      headers['content-type'] = payload.contentType;
+      headers['content-length'] = String(payload.bytes.length);
+    }
+    try {
+      return await this.handler({
+        method: req.method,
+        path: req.path,
+        query: new URLSearchParams(toSearchParams(req.query)),
+        headers,
+        body: payload?.bytes,
+        user: structuredClone(this.user),
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof ClientError) throw err;
+      // An ApiError that escaped the handler still carries its Status.
+      const toStatus = (err as { toStatus?: unknown } | null)?.toStatus;
+      if (typeof toStatus === 'function') throw new StatusError(statusFromResponse(0, toStatus.call(err)));
+      // The handler should answer failures with a Status; a throw is a server bug, surfaced as such.
+      throw new TransportError(`${req.method} ${req.path}: handler failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+  }
+}
+
+/** The copy HTTP would have made: the server may keep (and share) the object it answered with. */
+function copy<T>(v: T): T {
+  return v === undefined ? v : structuredClone(v);
+}

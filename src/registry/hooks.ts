@@ -1,0 +1,54 @@
+/**
+ * What the generic registry delegates: schema-driven checks, field ownership (managedFields) and
+ * admission. Kept behind one small interface so the registry does not depend on how schemas are
+ * built or how apply works, and tests can run the registry with plain implementations.
+ */
+import type { KindDefinition } from '../kinds/types.js';
+import type { KubeObject } from '../util/object.js';
+import type { UserInfo } from '../api/types.js';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
+
+export interface WriteContext {
+  user: UserInfo;
+  now: Date;
+  dryRun: boolean;
+  /** `fieldManager` query parameter, or derived from the user agent. */
+  fieldManager: string;
+  fieldValidation: 'Strict' | 'Warn' | 'Ignore';
+  /** Warnings collected for the response's `Warning` headers. */
+  warnings: string[];
+  subresource?: string;
+}
+
+export interface PatchEngine {
+  /** Applies a json/merge/strategic patch to `current` (not mutated). */
+  patch(kind: KindDefinition, current: KubeObject, type: 'json' | 'merge' | 'strategic', body: Buffer): KubeObject;
+  /** Server-side apply: the object after applying `applied` as `manager` (live undefined: create). */
+  apply(kind: KindDefinition, live: KubeObject | undefined, applied: KubeObject, opts: { manager: string; force: boolean; now: Date; subresource?: string }): KubeObject;
+  /** Records field ownership for a non-apply write. */
+  updateManagedFields(kind: KindDefinition, old: KubeObject | undefined, obj: KubeObject, opts: { manager: string; now: Date; subresource?: string }): void;
+}
+
+export interface SchemaChecks {
+  /** Fields in obj the kind's schema does not know (paths like `spec.foo`). CRD kinds prune them in their strategy. */
+  unknownFields(kind: KindDefinition, obj: KubeObject): string[];
+}
+
+export interface AdmissionAttributes {
+  operation: Operation;
+  kind: KindDefinition;
+  namespace?: string;
+  name: string;
+  object?: KubeObject;
+  oldObject?: KubeObject;
+  subresource?: string;
+  user: UserInfo;
+  dryRun: boolean;
+}
+
+/** A validating/mutating admission step; throws ApiError to refuse. */
+export interface AdmissionPlugin {
+  name: string;
+  admit(attrs: AdmissionAttributes): Promise<void>;
+}
