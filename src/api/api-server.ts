@@ -23,8 +23,8 @@ import { versionInfo } from './version.js';
 export interface OpenApiSource {
   /** The index document. */
   index(): unknown;
-  /** The document for `api/v1` or `apis/GROUP/VERSION`, undefined when not served. */
-  document(groupVersionPath: string): unknown | undefined;
+  /** The document for `api/v1` or `apis/GROUP/VERSION` as JSON text with its content hash; undefined when not served. */
+  document(groupVersionPath: string): { json: string; hash: string } | undefined;
 }
 
 export interface ApiServerOptions {
@@ -163,7 +163,16 @@ export class ApiServer {
       return { status: 200, body: apiResourceList(this.catalog, parts[1], parts[2]) };
     if (parts[0] === 'openapi' && parts[1] === 'v3' && parts.length > 2) {
       const doc = this.openapi.document(parts.slice(2).join('/'));
-      if (doc) return { status: 200, headers: { 'cache-control': 'public, immutable' }, body: doc };
+      if (doc) {
+        // The index URL carries the hash, so a document fetched by hash never changes.
+        const immutable = req.query.get('hash') === doc.hash;
+        return {
+          status: 200,
+          headers: { etag: `"${doc.hash}"`, 'cache-control': immutable ? 'public, immutable' : 'no-cache, private' },
+          contentType: 'application/json',
+          raw: doc.json,
+        };
+      }
     }
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   }

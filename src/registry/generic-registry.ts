@@ -457,7 +457,7 @@ export class GenericRegistry {
         ? ApiError.expired(
             'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the response to start a new list.',
           )
-        : ApiError.expired(`too old resource version: ${e.requested} (${e.compacted + 1})`);
+        : ApiError.expired(`too old resource version: ${e.requested} (${e.compacted})`);
     }
     if (e instanceof FutureRevisionError) return ApiError.timeout(`Too large resource version: ${e.requested}, current: ${e.current}`);
     return undefined;

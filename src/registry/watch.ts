@@ -156,7 +156,7 @@ class EventFeed implements AsyncIterable<WatchEvent> {
     if (this.done) return;
     const status =
       err instanceof CompactedError
-        ? ApiError.expired(`too old resource version: ${err.requested} (${err.compacted + 1})`).toStatus()
+        ? ApiError.expired(`too old resource version: ${err.requested} (${err.compacted})`).toStatus()
         : ApiError.gone(`watch ended: ${err.message}`).toStatus();
     this.buffer.push({ type: 'ERROR', object: status as unknown as Record<string, unknown> });
     this.end();
