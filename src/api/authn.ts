@@ -17,9 +17,33 @@ export type Authenticator = (req: AuthnRequest) => Promise<UserInfo | null> | Us
 
 export class AuthenticationError extends Error {}
 
+/**
+ * The identity a connection's client certificate proves, per TLS socket: getPeerCertificate()
+ * builds a fresh object from the X.509 certificate on every call (tens of microseconds), while
+ * the certificate cannot change for the life of the connection — the HTTPS front disables TLS
+ * renegotiation, as Go's TLS server (kube-apiserver's) does. A rejected certificate is cached
+ * as its error, so every request on that connection still fails.
+ */
+const certIdentities = new WeakMap<TLSSocket, UserInfo | null | AuthenticationError>();
+
 export const clientCertAuthenticator: Authenticator = (req) => {
   const sock = req.socket;
   if (!sock || typeof sock.getPeerCertificate !== 'function') return null;
+  let id = certIdentities.get(sock);
+  if (id === undefined) {
+    try {
+      id = identityFromCertificate(sock);
+    } catch (e) {
+      if (!(e instanceof AuthenticationError)) throw e;
+      id = e;
+    }
+    certIdentities.set(sock, id);
+  }
+  if (id instanceof AuthenticationError) throw id;
+  return id && { name: id.name, groups: [...id.groups] };
+};
+
+function identityFromCertificate(sock: TLSSocket): UserInfo | null {
   const cert = sock.getPeerCertificate();
   if (!cert || !cert.subject || Object.keys(cert).length === 0) return null;
   if (!sock.authorized) throw new AuthenticationError('client certificate not signed by the cluster CA');
@@ -29,7 +53,7 @@ export const clientCertAuthenticator: Authenticator = (req) => {
   if (!name) throw new AuthenticationError('client certificate has no common name');
   const groups = o === undefined ? [] : Array.isArray(o) ? o : [o];
   return { name, groups: [...groups, 'system:authenticated'] };
-};
+}
 
 interface TokenEntry {
   user: UserInfo;

@@ -6,11 +6,12 @@
 import YAML from 'yaml';
 import { ApiError } from './errors.js';
 import { findDuplicateJsonFields, findDuplicateYamlFields } from '../schema/duplicate-fields.js';
+import { PROTOBUF_MEDIA_TYPE, ProtobufDecodeError, decodeProtobufBody } from './protobuf/decode.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const MAX_NESTING_DEPTH = 256;
 
-export type BodyFormat = 'json' | 'yaml';
+export type BodyFormat = 'json' | 'yaml' | 'protobuf';
 
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
@@ -21,6 +22,7 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | undefi
   if (mt === '' || mt === 'application/json' || mt === 'application/json-patch+json' || mt === 'application/merge-patch+json' || mt === 'application/strategic-merge-patch+json')
     return 'json';
   if (mt === 'application/yaml' || mt === 'application/apply-patch+yaml' || mt === 'application/x-yaml' || mt === 'text/yaml') return 'yaml';
+  if (mt === PROTOBUF_MEDIA_TYPE) return 'protobuf';
   return undefined;
 }
 
@@ -35,6 +37,7 @@ export function decodeBody(body: Buffer | undefined, contentType: string | undef
   if (body.length > MAX_BODY_BYTES) throw ApiError.tooLarge('Request entity too large: limit is 3145728');
   const format = bodyFormat(contentType);
   if (!format) throw ApiError.unsupportedMediaType(contentType ?? '');
+  if (format === 'protobuf') return { value: decodeProtobuf(body, contentType), duplicates: [] };
   const text = body.toString('utf8');
   let value: unknown;
   let duplicates: string[] = [];
@@ -52,6 +55,22 @@ export function decodeBody(body: Buffer | undefined, contentType: string | undef
   }
   checkValueDepth(value);
   return { value, duplicates };
+}
+
+/**
+ * client-go's typed clients send built-in objects in protobuf. Kinds without a protobuf shape
+ * (custom resources) are unsupported media, as upstream answers for them.
+ */
+function decodeProtobuf(body: Buffer, contentType: string | undefined): unknown {
+  try {
+    const value = decodeProtobufBody(body).object;
+    checkValueDepth(value);
+    return value;
+  } catch (e) {
+    if (!(e instanceof ProtobufDecodeError)) throw e;
+    if (/^no protobuf shape/.test(e.message)) throw ApiError.unsupportedMediaType(contentType ?? '');
+    throw ApiError.badRequest(`error decoding request body: protobuf: ${e.message}`);
+  }
 }
 
 function decodeYaml(text: string): unknown {

@@ -61,7 +61,7 @@ export class ApiError extends Error {
       reason: this.reason,
       code: this.code,
     };
-    if (this.details) s.details = this.details;
+    if (this.details) s.details = omitEmptyGroup(this.details);
     return s;
   }
 
@@ -154,5 +154,12 @@ export class ApiError extends Error {
 }
 
 export function successStatus(details?: StatusDetails): Status {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, ...(details ? { details } : {}) };
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, ...(details ? { details: omitEmptyGroup(details) } : {}) };
+}
+
+/** StatusDetails.group is `omitempty` upstream: the core group is left out, not sent as "". */
+function omitEmptyGroup(d: StatusDetails): StatusDetails {
+  if (d.group !== '') return d;
+  const { group: _g, ...rest } = d;
+  return rest;
 }

@@ -53,8 +53,15 @@ export class HttpsFront {
     this.tls.headersTimeout = 70_000;
     this.tls.requestTimeout = 0; // watches are long-lived
     this.tls.on('tlsClientError', () => {});
+    // No TLS renegotiation (Go's TLS server, kube-apiserver's, has none either): a connection's
+    // client certificate is then fixed, which lets authn cache its identity per connection.
+    this.tls.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
     // Peek at the first byte: TLS starts with a handshake record (0x16); anything else is plain HTTP.
-    this.net = createNetServer((socket) => {
+    // noDelay: the sockets are accepted by this plain net server (not by the https server, whose
+    // own default is noDelay), so without it Nagle's algorithm is on: a small write behind
+    // unacknowledged data (a watch event, a response on a busy keep-alive connection) waits for
+    // the peer's delayed ACK, 40 ms or more. Go's net/http (kube-apiserver) disables Nagle too.
+    this.net = createNetServer({ noDelay: true }, (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
@@ -86,7 +93,10 @@ export class HttpsFront {
     this.net.close();
     this.shutdown.abort();
     if (this.inflight > 0) {
-      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, timeoutMs))]);
+      // The deadline timer is cleared once requests are done, so a stopped server keeps no process alive.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
     }
     this.tls.closeIdleConnections?.();
     for (const s of this.sockets) s.destroy();
@@ -97,7 +107,11 @@ export class HttpsFront {
     const abort = new AbortController();
     const onShutdown = () => abort.abort();
     this.shutdown.signal.addEventListener('abort', onShutdown);
-    res.on('close', () => abort.abort());
+    // Abort only a request whose response was cut short (client gone, watch dropped): aborting
+    // after a completed response would just build an AbortError per request for nobody.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     try {
       const url = new URL(req.url ?? '/', 'https://cairn.invalid');
       const headers = lowerHeaders(req);
@@ -151,7 +165,7 @@ export class HttpsFront {
       res.flushHeaders();
       for await (const ev of out.stream) {
         if (res.destroyed) break;
-        const ok = res.write(JSON.stringify(ev) + '\n');
+        const ok = res.write(watchLine(ev));
         if (!ok) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
       }
       if (!res.destroyed) res.end();
@@ -169,6 +183,18 @@ export class HttpsFront {
     res.writeHead(out.status, headers);
     res.end(req.method === 'HEAD' ? undefined : text);
   }
+}
+
+/**
+ * A watch event as one JSON line. Watchers of a kind share their event objects (registry/watch.ts),
+ * so the line is built once per event and reused for every watcher that sends it.
+ */
+const watchLines = new WeakMap<object, Buffer>();
+function watchLine(ev: unknown): Buffer | string {
+  if (typeof ev !== 'object' || ev === null) return JSON.stringify(ev) + '\n';
+  let line = watchLines.get(ev);
+  if (!line) watchLines.set(ev, (line = Buffer.from(JSON.stringify(ev) + '\n')));
+  return line;
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string | undefined> {

@@ -58,10 +58,15 @@ export interface RunningServer {
 export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   const log = cfg.logger ?? new Logger('apiserver');
   await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
+  // Bookmarks can only report revisions the store has confirmed as delivered (progress
+  // notifications), so a bookmark interval shorter than the store's default progress interval
+  // asks the store for progress that often.
+  const bookmarkMs = cfg.watch?.bookmarkIntervalMs;
+  const progressIntervalMs = bookmarkMs !== undefined && bookmarkMs < 5000 ? Math.max(bookmarkMs, 50) : undefined;
   const store =
     cfg.store === 'etcd'
-      ? await openStore({ backend: 'etcd', endpoints: cfg.etcdEndpoints ?? ['http://127.0.0.1:2379'], prefix: cfg.etcdPrefix })
-      : await openStore({ backend: 'sqlite', path: join(cfg.dataDir, 'cairn.db') });
+      ? await openStore({ backend: 'etcd', endpoints: cfg.etcdEndpoints ?? ['http://127.0.0.1:2379'], prefix: cfg.etcdPrefix, progressIntervalMs })
+      : await openStore({ backend: 'sqlite', path: join(cfg.dataDir, 'cairn.db'), progressIntervalMs });
   let front: HttpsFront | undefined;
   let compactor: Compactor | undefined;
   let crds: CrdServing | undefined;

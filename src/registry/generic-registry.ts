@@ -147,7 +147,12 @@ export class GenericRegistry {
     ctx.warnings.push(...(kind.strategy?.warnings?.(obj) ?? []));
     if (!managedFieldsDone) this.patches.updateManagedFields(kind, undefined, obj, { manager: ctx.fieldManager, now: ctx.now, subresource: ctx.subresource });
     await this.admit('CREATE', kind, ns, obj, undefined, ctx);
-    if (ctx.dryRun) return obj;
+    if (ctx.dryRun) {
+      // Upstream's DryRunnableStorage.Create: a dry-run create of an existing object still conflicts.
+      if (await this.storeCall(() => this.store.get(objectKey(kind, ns, obj.metadata.name!))))
+        throw ApiError.alreadyExists(groupResource(kind), obj.metadata.name!);
+      return obj;
+    }
     try {
       const kv = await this.storeCall(() => this.store.create(objectKey(kind, ns, obj.metadata.name!), encodeObject(kind, obj)));
       return decodeObject(kind, kv);

@@ -110,19 +110,47 @@ function bookmark(kind: KindDefinition, revision: number, initialEventsEnd: bool
   return { type: 'BOOKMARK', object: { kind: kind.kind, apiVersion: kind.group ? `${kind.group}/${kind.version}` : kind.version, metadata } };
 }
 
+/**
+ * What all watchers of one kind share for one store event. A store that fans one event object
+ * out to many watchers (SQLite's hub hands every watcher of a prefix the same object) then has
+ * each event decoded once, not once per watcher, and every watcher that emits it gets the same
+ * WatchEvent object, which lets the HTTP writer serialize it once too (see https-front).
+ * Consequently WatchEvents and their objects are shared and read-only: consumers serialize or
+ * copy them (the in-process transport copies), never mutate them.
+ */
+interface SharedDecode {
+  kind: KindDefinition;
+  obj?: KubeObject;
+  prev?: KubeObject;
+  events: Partial<Record<WatchEventType, WatchEvent>>;
+}
+const sharedDecodes = new WeakMap<StoreEvent, SharedDecode>();
+
+function shared(kind: KindDefinition, ev: StoreEvent): SharedDecode {
+  let d = sharedDecodes.get(ev);
+  // Two kinds over one key range (a CRD served at several versions) decode differently.
+  if (!d || d.kind !== kind) sharedDecodes.set(ev, (d = { kind, events: {} }));
+  return d;
+}
+
+function sharedEvent(d: SharedDecode, type: WatchEventType, object: KubeObject): WatchEvent {
+  return (d.events[type] ??= { type, object });
+}
+
 function translate(kind: KindDefinition, ev: StoreEvent, selectors: CompiledSelectors): WatchEvent | undefined {
+  const d = shared(kind, ev);
   if (ev.type === 'delete') {
-    const old = decodeObject(kind, { ...(ev.prevKv ?? ev.kv), modRevision: ev.kv.modRevision });
-    return selectors.matches(old) ? { type: 'DELETED', object: old } : undefined;
+    const old = (d.obj ??= decodeObject(kind, { ...(ev.prevKv ?? ev.kv), modRevision: ev.kv.modRevision }));
+    return selectors.matches(old) ? sharedEvent(d, 'DELETED', old) : undefined;
   }
-  const obj = decodeObject(kind, ev.kv);
+  const obj = (d.obj ??= decodeObject(kind, ev.kv));
   const now = selectors.matches(obj);
-  if (!ev.prevKv) return now ? { type: 'ADDED', object: obj } : undefined;
-  if (selectors.empty) return { type: 'MODIFIED', object: obj };
-  const before = selectors.matches(decodeObject(kind, ev.prevKv));
-  if (now && before) return { type: 'MODIFIED', object: obj };
-  if (now) return { type: 'ADDED', object: obj };
-  if (before) return { type: 'DELETED', object: obj };
+  if (!ev.prevKv) return now ? sharedEvent(d, 'ADDED', obj) : undefined;
+  if (selectors.empty) return sharedEvent(d, 'MODIFIED', obj);
+  const before = selectors.matches((d.prev ??= decodeObject(kind, ev.prevKv)));
+  if (now && before) return sharedEvent(d, 'MODIFIED', obj);
+  if (now) return sharedEvent(d, 'ADDED', obj);
+  if (before) return sharedEvent(d, 'DELETED', obj);
   return undefined;
 }
 

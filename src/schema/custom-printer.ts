@@ -1,11 +1,12 @@
 /**
  * `kubectl get` columns of a custom resource, from its version's additionalPrinterColumns, as
  * upstream's CRD table convertor: Name first, then each column's JSONPath value; Age
- * (creationTimestamp) when the version declares no columns. Date cells are the RFC 3339 string
- * (kubectl renders the age); missing values are null (kubectl prints `<none>`).
+ * (creationTimestamp) when the version declares no columns. Date cells are the age of the
+ * timestamp ("5m"), rendered by the server as upstream's cellForJSONValue does ("<invalid>" when
+ * it does not parse); missing values are null (kubectl prints `<none>`).
  */
 import type { Printer, TableColumn } from '../kinds/types.js';
-import { nameColumn } from '../kinds/printing.js';
+import { humanDuration, nameColumn } from '../kinds/printing.js';
 import { evalSimpleJsonPath, parseSimpleJsonPath } from './simple-jsonpath.js';
 
 export interface PrinterColumnSpec {
@@ -23,8 +24,13 @@ const DEFAULT_COLUMNS: PrinterColumnSpec[] = [
 
 const COLUMN_TYPES: TableColumn['type'][] = ['string', 'integer', 'number', 'boolean', 'date'];
 
-function cell(v: unknown, type: string): unknown {
+function cell(v: unknown, type: string, now: Date): unknown {
   if (v === undefined || v === null) return null;
+  if (type === 'date') {
+    if (typeof v !== 'string') return null;
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? '<invalid>' : humanDuration(now.getTime() - t);
+  }
   if (type === 'integer' || type === 'number') return typeof v === 'number' ? v : null;
   if (type === 'boolean') return typeof v === 'boolean' ? v : null;
   if (typeof v === 'string') return v;
@@ -45,6 +51,6 @@ export function customPrinter(specs: PrinterColumnSpec[] | undefined): Printer {
         priority: c.priority ?? 0,
       })),
     ],
-    cells: (obj) => [obj.metadata.name, ...cols.map((c, i) => (paths[i] ? cell(evalSimpleJsonPath(obj, paths[i]!), c.type) : null))],
+    cells: (obj, now) => [obj.metadata.name, ...cols.map((c, i) => (paths[i] ? cell(evalSimpleJsonPath(obj, paths[i]!), c.type, now) : null))],
   };
 }
