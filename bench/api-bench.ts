@@ -13,7 +13,7 @@
  *   BENCH_WATCHERS=100           concurrent watchers
  *   BENCH_UPDATES=5000           measured updates during the watch phase
  *   BENCH_UPDATE_CONCURRENCY=8   max updates in flight
- *   BENCH_UPDATE_RATE=200        updates started per second (steady pace; 0 = unpaced)
+ *   BENCH_UPDATE_RATE=100        updates started per second (steady pace; 0 = unpaced)
  *   BENCH_LIST_RUNS=5            measured single lists (after one warm-up list)
  *   BENCH_PAGE_RUNS=3            measured paginated lists (after one warm-up)
  *   BENCH_CLIENT_DEFAULT=1000    extra creates with client-node's stock agent (new TLS connection per call); 0 = skip
@@ -23,10 +23,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import { Worker } from 'node:worker_threads';
 import { startEtcd, type EtcdHandle } from '../test/support/etcd.js';
 import { makeClient, type BenchClient } from './support/kube.js';
 import { repoRoot, rssOfProcessMatching, ServerProcess, type MemoryReading } from './support/server-process.js';
+import type { WatchWorkerData, WatchWorkerReply, WatchWorkerRequest } from './support/watch-worker.js';
 import { median, round, roundSummary, runPool, summarize, type Summary } from './support/stats.js';
 
 const env = (name: string, dflt: number) => {
@@ -42,7 +43,7 @@ const cfg = {
   watchers: env('BENCH_WATCHERS', 100),
   updates: env('BENCH_UPDATES', 5000),
   updateConcurrency: env('BENCH_UPDATE_CONCURRENCY', 8),
-  updateRate: env('BENCH_UPDATE_RATE', 200),
+  updateRate: env('BENCH_UPDATE_RATE', 100),
   listRuns: env('BENCH_LIST_RUNS', 5),
   pageRuns: env('BENCH_PAGE_RUNS', 3),
   pageSize: 500,
@@ -178,38 +179,58 @@ interface WatchResult {
   cpu: CpuUse;
 }
 
+/** A worker thread holding the watchers (see support/watch-worker.ts). */
+class WatcherPool {
+  private replies: ((r: WatchWorkerReply) => void)[] = [];
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (r: WatchWorkerReply) => this.replies.shift()?.(r));
+  }
+
+  static async open(data: WatchWorkerData): Promise<WatcherPool> {
+    const worker = new Worker(new URL('./support/watch-worker.js', import.meta.url), { workerData: data });
+    const pool = new WatcherPool(worker);
+    const first = await pool.next();
+    if (first.type !== 'ready') throw new Error(`watchers failed to start: ${first.type === 'failed' ? first.error : first.type}`);
+    return pool;
+  }
+
+  private next(): Promise<WatchWorkerReply> {
+    return new Promise((r) => this.replies.push(r));
+  }
+
+  async awaitDelivered(rvs: number[], timeoutMs: number): Promise<boolean> {
+    const reply = this.next();
+    this.worker.postMessage({ type: 'await', rvs, timeoutMs } satisfies WatchWorkerRequest);
+    const r = await reply;
+    return r.type === 'awaited' && r.complete;
+  }
+
+  async collect(): Promise<Extract<WatchWorkerReply, { type: 'collected' }>> {
+    const reply = this.next();
+    this.worker.postMessage({ type: 'collect' } satisfies WatchWorkerRequest);
+    const r = await reply;
+    await this.worker.terminate();
+    if (r.type !== 'collected') throw new Error('watch worker: unexpected reply');
+    return r;
+  }
+}
+
+const wallNow = () => performance.timeOrigin + performance.now();
+
 async function watchPhase(client: BenchClient, server: ServerProcess): Promise<WatchResult> {
   const head = await client.api.listNamespacedConfigMap({ namespace: NS, limit: 1 });
   const fromRv = head.metadata!.resourceVersion!;
-  const received: Map<number, number>[] = [];
-  const controllers: AbortController[] = [];
-  const watcherErrors: string[] = [];
-  const watch = new Watch(client.kc);
-  const path = `/api/v1/namespaces/${NS}/configmaps`;
-  log(`opening ${cfg.watchers} watches from resourceVersion ${fromRv}`);
-  await Promise.all(
-    Array.from({ length: cfg.watchers }, async (_, w) => {
-      const got = new Map<number, number>();
-      received[w] = got;
-      const ctrl = await watch.watch(
-        path,
-        { resourceVersion: fromRv },
-        (type, obj: V1ConfigMap) => {
-          const t = performance.now();
-          if (type === 'MODIFIED') got.set(Number(obj.metadata!.resourceVersion), t);
-          else if (type === 'ERROR') watcherErrors.push(`watcher ${w}: ${JSON.stringify(obj).slice(0, 200)}`);
-        },
-        (err) => {
-          if (err && !(err as Error).name?.includes('Abort')) watcherErrors.push(`watcher ${w} ended: ${(err as Error).message ?? String(err)}`);
-        },
-      );
-      controllers.push(ctrl);
-    }),
-  );
+  log(`opening ${cfg.watchers} watches from resourceVersion ${fromRv} (in a worker thread)`);
+  const pool = await WatcherPool.open({
+    kubeconfigPath: server.kubeconfigPath,
+    path: `/api/v1/namespaces/${NS}/configmaps`,
+    resourceVersion: fromRv,
+    watchers: cfg.watchers,
+  });
+  /** resourceVersion written -> absolute time its response was received. */
   const acks = new Map<number, number>();
-  const doUpdates = async (count: number, offset: number) => {
-    const pace = cfg.updateRate > 0 ? { perSecond: cfg.updateRate } : undefined;
-    return runPool(
+  const doUpdates = (count: number, offset: number) =>
+    runPool(
       count,
       cfg.updateConcurrency,
       async (i) => {
@@ -219,55 +240,52 @@ async function watchPhase(client: BenchClient, server: ServerProcess): Promise<W
           namespace: NS,
           body: { metadata: { name, namespace: NS }, data: { payload: payload(), update: String(offset + i) } },
         });
-        acks.set(Number(res.metadata!.resourceVersion), performance.now());
+        acks.set(Number(res.metadata!.resourceVersion), wallNow());
       },
-      pace,
+      cfg.updateRate > 0 ? { perSecond: cfg.updateRate } : undefined,
     );
-  };
-  const waitDelivered = async (rvs: number[], timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (received.every((got) => rvs.every((rv) => got.has(rv)))) return;
-      await sleep(100);
-    }
-  };
-  const analyse = (rvs: number[]) => {
-    const lat: number[] = [];
-    let missed = 0;
-    let early = 0;
-    for (const got of received) {
-      for (const rv of rvs) {
-        const t = got.get(rv);
-        if (t === undefined) {
-          missed++;
-          continue;
-        }
-        const d = t - acks.get(rv)!;
-        if (d < 0) early++;
-        lat.push(Math.max(0, d));
-      }
-    }
-    return { lat, missed, early };
-  };
 
   // Warm-up: a few updates through the whole path, reported separately.
   const warmCount = Math.min(200, cfg.updates);
-  await doUpdates(warmCount, cfg.updates);
-  const warmRvs = [...acks.keys()];
-  await waitDelivered(warmRvs, 10_000);
-  const warm = analyse(warmRvs);
-  log(`watch warm-up: ${warmCount} updates, p99 ${round(summarize(warm.lat).p99)} ms, missed ${warm.missed}`);
+  const warmRun = await doUpdates(warmCount, cfg.updates);
+  const warmAcks = new Map(acks);
+  await pool.awaitDelivered([...warmAcks.keys()], 10_000);
   acks.clear();
 
   const meter = cpuMeter(server);
   const r = await doUpdates(cfg.updates, 0);
   const cpu = meter();
-  const rvs = [...acks.keys()];
-  await waitDelivered(rvs, 15_000);
-  const a = analyse(rvs);
-  for (const c of controllers) c.abort();
+  await pool.awaitDelivered([...acks.keys()], 15_000);
+  const collected = await pool.collect();
+
+  const analyse = (ackTimes: Map<number, number>) => {
+    const lat: number[] = [];
+    let missed = 0;
+    let early = 0;
+    for (const w of collected.watchers) {
+      const got = new Map<number, number>();
+      for (let i = 0; i < w.rvs.length; i++) got.set(w.rvs[i], w.times[i]);
+      for (const [rv, ack] of ackTimes) {
+        const t = got.get(rv);
+        if (t === undefined) {
+          missed++;
+          continue;
+        }
+        if (t < ack) early++;
+        lat.push(Math.max(0, t - ack));
+      }
+    }
+    return { lat, missed, early };
+  };
+  const warm = analyse(warmAcks);
+  const a = analyse(acks);
+  const warmDelivery = summarize(warm.lat);
+  log(`watch warm-up: ${warmCount} updates, delivery p50 ${round(warmDelivery.p50)} ms, p99 ${round(warmDelivery.p99)} ms, missed ${warm.missed + warmRun.failures * cfg.watchers}`);
   const delivery = summarize(a.lat);
-  log(`watch: ${rvs.length} updates x ${cfg.watchers} watchers: p50 ${round(delivery.p50)} ms, p99 ${round(delivery.p99)} ms, missed ${a.missed}`);
+  log(
+    `watch: ${acks.size} updates x ${cfg.watchers} watchers: delivery p50 ${round(delivery.p50)} ms, p99 ${round(delivery.p99)} ms, missed ${a.missed}` +
+      ` (server ${cpu.serverCores} cores, client ${cpu.clientCores} cores)`,
+  );
   return {
     watchers: cfg.watchers,
     updates: cfg.updates,
@@ -277,12 +295,12 @@ async function watchPhase(client: BenchClient, server: ServerProcess): Promise<W
     updateLatencyMs: roundSummary(summarize(r.latencies)),
     updateFailures: r.failures,
     deliveryLatencyMs: roundSummary(delivery),
-    pairsExpected: rvs.length * cfg.watchers + r.failures * cfg.watchers,
+    pairsExpected: cfg.updates * cfg.watchers,
     pairsReceived: a.lat.length,
     missedEvents: a.missed + r.failures * cfg.watchers,
     eventsBeforeAck: a.early,
-    watcherErrors: watcherErrors.slice(0, 10),
-    warmup: { updates: warmCount, deliveryLatencyMs: roundSummary(summarize(warm.lat)), missedEvents: warm.missed },
+    watcherErrors: collected.errors.slice(0, 10),
+    warmup: { updates: warmCount, deliveryLatencyMs: roundSummary(warmDelivery), missedEvents: warm.missed + warmRun.failures * cfg.watchers },
     cpu,
   };
 }

@@ -9,6 +9,7 @@ import type { AdmissionPlugin, PatchEngine, SchemaChecks } from '../registry/hoo
 import { KindCatalog } from '../registry/kind-catalog.js';
 import { defaultWatchSettings, WatchService, type WatchSettings } from '../registry/watch.js';
 import type { Store } from '../store/types.js';
+import { ServiceAllocation } from '../registry/allocators/service-allocation.js';
 import { Logger, errorText } from '../util/log.js';
 import { CounterVec, GaugeFunc, HistogramVec, MetricsRegistry } from '../util/prometheus.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
@@ -35,6 +36,8 @@ export interface ApiServerOptions {
   openapi: (catalog: KindCatalog) => OpenApiSource;
   admission?: AdmissionPlugin[];
   watch?: Partial<WatchSettings>;
+  /** Cluster IPs for Services come from here (default 10.96.0.0/12). */
+  serviceCidr?: string;
   logger?: Logger;
 }
 
@@ -69,7 +72,13 @@ export class ApiServer {
         throw e;
       }
     };
-    this.registry = new GenericRegistry(opts.store, opts.patches, opts.schema, [namespaceLifecycle(getNamespace), ...(opts.admission ?? [])]);
+    this.registry = new GenericRegistry(
+      opts.store,
+      opts.patches,
+      opts.schema,
+      [namespaceLifecycle(getNamespace), ...(opts.admission ?? [])],
+      new Map([['/services', new ServiceAllocation(opts.store, opts.serviceCidr)]]),
+    );
     this.watches = new WatchService(opts.store, this.registry, { ...defaultWatchSettings, ...opts.watch });
     this.resources = new ResourceHandler(this.catalog, this.registry, this.watches);
     this.openapi = opts.openapi(this.catalog);

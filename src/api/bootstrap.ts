@@ -26,3 +26,45 @@ export async function bootstrapNamespaces(api: ApiServer): Promise<void> {
     }
   }
 }
+
+/**
+ * The `kubernetes` Service in `default` (first address of the service range, port 443) and its
+ * Endpoints pointing at this API server, as every Kubernetes cluster has. Created when missing;
+ * the endpoint follows the server's current address.
+ */
+export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip: string; port: number }, serviceIP = '10.96.0.1'): Promise<void> {
+  const ctx = {
+    user: SYSTEM_USER,
+    now: new Date(),
+    dryRun: false,
+    fieldManager: 'cairn-apiserver',
+    fieldValidation: 'Ignore' as const,
+    warnings: [],
+  };
+  const svcKind = api.catalog.byPlural('', 'v1', 'services')!;
+  const epKind = api.catalog.byPlural('', 'v1', 'endpoints')!;
+  const labels = { component: 'apiserver', provider: 'kubernetes' };
+  try {
+    await api.registry.create(svcKind, 'default', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubernetes', namespace: 'default', labels },
+      spec: { type: 'ClusterIP', clusterIP: serviceIP, clusterIPs: [serviceIP], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: advertise.port }], sessionAffinity: 'None' },
+    }, { ...ctx });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 409)) throw e;
+  }
+  const endpoints = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+    subsets: [{ addresses: [{ ip: advertise.ip }], ports: [{ name: 'https', port: advertise.port, protocol: 'TCP' }] }],
+  };
+  try {
+    const current = await api.registry.get(epKind, 'default', 'kubernetes');
+    await api.registry.update(epKind, 'default', 'kubernetes', { ...endpoints, metadata: { ...current.metadata, labels: endpoints.metadata.labels } }, { ...ctx });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 404)) throw e;
+    await api.registry.create(epKind, 'default', endpoints, { ...ctx });
+  }
+}

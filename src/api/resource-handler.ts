@@ -79,7 +79,9 @@ export class ResourceHandler {
         const ctx = this.writeContext(req, info);
         const opts = this.deleteOptions(req);
         const r = await this.registry.delete(kind, ns, info.name!, opts, ctx);
-        if (!r.deleted) return respond(202, r.object, ctx);
+        // As upstream's DeleteResource: an object that stays (finalizers, graceful deletion) comes
+        // back with 200, or 202 only when the client asked orphanDependents=false.
+        if (!r.deleted) return respond(opts.orphanDependents === false ? 202 : 200, r.object, ctx);
         return respond(200, successStatus({ name: info.name, group: kind.group, kind: kind.plural, uid: r.object.metadata.uid }), ctx);
       }
       case 'deletecollection': {
@@ -220,11 +222,10 @@ export class ResourceHandler {
 
   private reportDuplicates(dups: string[], ctx: WriteContext, kind: KindDefinition) {
     if (!dups.length || ctx.fieldValidation === 'Ignore') return;
-    if (ctx.fieldValidation === 'Strict')
-      throw ApiError.badRequest(
-        `${kind.kind} in version "${kind.version}" cannot be handled as a ${kind.kind}: strict decoding error: ${dups.map((d) => `duplicate field "${d}"`).join(', ')}`,
-      );
-    for (const d of dups) ctx.warnings.push(`duplicate field "${d}"`);
+    // Strict: the registry reports them with the unknown fields in one strict decoding error.
+    if (ctx.fieldValidation === 'Strict') ctx.duplicateFields = dups;
+    else for (const d of dups) ctx.warnings.push(`duplicate field "${d}"`);
+    void kind;
   }
 
   private listOptions(req: ApiRequest): ListOptions {
@@ -240,7 +241,7 @@ export class ResourceHandler {
     };
   }
 
-  private deleteOptions(req: ApiRequest): DeleteOptions {
+  private deleteOptions(req: ApiRequest): DeleteOptions & { orphanDependents?: boolean } {
     const q = req.query;
     let body: Record<string, unknown> = {};
     if (req.body && req.body.length) {
@@ -261,7 +262,9 @@ export class ResourceHandler {
     const dryRun = body.dryRun;
     if (Array.isArray(dryRun) && dryRun.length) req.query.append('dryRun', String(dryRun[0]));
     const pre = isPlainObject(body.preconditions) ? (body.preconditions as DeleteOptions['preconditions']) : undefined;
-    return { propagationPolicy: policy as DeleteOptions['propagationPolicy'], gracePeriodSeconds: grace, preconditions: pre };
+    const orphanRaw = q.get('orphanDependents') ?? body.orphanDependents;
+    const orphanDependents = orphanRaw === undefined || orphanRaw === null ? undefined : orphanRaw === true || orphanRaw === 'true';
+    return { propagationPolicy: policy as DeleteOptions['propagationPolicy'], gracePeriodSeconds: grace, preconditions: pre, orphanDependents };
   }
 }
 

@@ -6,7 +6,7 @@
 import type { KindDefinition } from '../kinds/types.js';
 import type { SchemaChecks } from '../registry/hooks.js';
 import type { SchemaCatalog } from '../schema/catalog.js';
-import { findUnknownFields } from '../schema/unknown-fields.js';
+import { findUnknownFields, pruneUnknownFields } from '../schema/unknown-fields.js';
 import type { KubeObject } from '../util/object.js';
 
 export function schemaChecks(catalog: SchemaCatalog): SchemaChecks {
@@ -14,6 +14,10 @@ export function schemaChecks(catalog: SchemaCatalog): SchemaChecks {
     unknownFields(kind: KindDefinition, obj: KubeObject): string[] {
       const schema = catalog.schemaOf(kind);
       return schema ? findUnknownFields(obj, schema, catalog) : [];
+    },
+    pruneUnknownFields(kind: KindDefinition, obj: KubeObject): void {
+      const schema = catalog.schemaOf(kind);
+      if (schema) pruneUnknownFields(obj, schema, catalog);
     },
   };
 }

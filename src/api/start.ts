@@ -4,6 +4,7 @@
  * start servers through this one function.
  */
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Client, InProcessTransport } from '../client/index.js';
 import { startControllers, type ControllerManager } from '../controllers/manager.js';
@@ -17,7 +18,7 @@ import type { Store } from '../store/types.js';
 import { Logger } from '../util/log.js';
 import { ApiServer } from './api-server.js';
 import { clientCertAuthenticator, tokenFileAuthenticator, type Authenticator } from './authn.js';
-import { bootstrapNamespaces, SYSTEM_USER } from './bootstrap.js';
+import { bootstrapKubernetesService, bootstrapNamespaces, SYSTEM_USER } from './bootstrap.js';
 import { CrdServing } from './crd-serving.js';
 import { HttpsFront } from './https-front.js';
 import { writeKubeconfig } from './kubeconfig-writer.js';
@@ -105,6 +106,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const kubeconfigPath = join(cfg.dataDir, 'admin.kubeconfig');
     await writeKubeconfig(kubeconfigPath, { server: url, caPem: pki.ca.certPem, clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem });
     await bootstrapNamespaces(api);
+    const advertiseIP = (cfg.advertise ?? []).find((a) => isIP(a) === 4) ?? (isIP(clientHost) === 4 ? clientHost : '127.0.0.1');
+    await bootstrapKubernetesService(api, { ip: advertiseIP, port: addr.port });
     crds = new CrdServing(api, log.child('crd'));
     await crds.start();
     const ctrlLog = log.child('controllers');

@@ -7,6 +7,4 @@ export const stderrLogger: Logger = (entry) => {
 
 export const silentLogger: Logger = () => {};
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorText } from '../util/log.js';

@@ -12,7 +12,7 @@ import { deepClone, deepEqual, isPlainObject, type KubeObject } from '../util/ob
 import { decodeObject, encodeObject } from './codec.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { FieldError } from './field-errors.js';
-import type { AdmissionPlugin, Operation, PatchEngine, SchemaChecks, WriteContext } from './hooks.js';
+import type { AdmissionPlugin, Operation, PatchEngine, SchemaChecks, StorageHooks, WriteContext } from './hooks.js';
 import { listPrefix, objectKey } from './keys.js';
 import { compileSelectors, type CompiledSelectors } from './object-filter.js';
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation.js';
@@ -58,7 +58,13 @@ export class GenericRegistry {
     private readonly patches: PatchEngine,
     private readonly schema: SchemaChecks,
     private readonly admission: AdmissionPlugin[] = [],
+    /** Keyed by `group/plural`. */
+    private readonly storageHooks: ReadonlyMap<string, StorageHooks> = new Map(),
   ) {}
+
+  private hooksFor(kind: KindDefinition): StorageHooks | undefined {
+    return kind.custom ? undefined : this.storageHooks.get(`${kind.group}/${kind.plural}`);
+  }
 
   // ---- reads ----
 
@@ -147,6 +153,7 @@ export class GenericRegistry {
     ctx.warnings.push(...(kind.strategy?.warnings?.(obj) ?? []));
     if (!managedFieldsDone) this.patches.updateManagedFields(kind, undefined, obj, { manager: ctx.fieldManager, now: ctx.now, subresource: ctx.subresource });
     await this.admit('CREATE', kind, ns, obj, undefined, ctx);
+    const undo = await this.hooksFor(kind)?.beforeWrite(obj, undefined, ctx);
     if (ctx.dryRun) {
       // Upstream's DryRunnableStorage.Create: a dry-run create of an existing object still conflicts.
       if (await this.storeCall(() => this.store.get(objectKey(kind, ns, obj.metadata.name!))))
@@ -157,6 +164,7 @@ export class GenericRegistry {
       const kv = await this.storeCall(() => this.store.create(objectKey(kind, ns, obj.metadata.name!), encodeObject(kind, obj)));
       return decodeObject(kind, kv);
     } catch (e) {
+      await undo?.();
       if (e instanceof KeyExistsError) throw ApiError.alreadyExists(groupResource(kind), obj.metadata.name!);
       throw e;
     }
@@ -217,6 +225,7 @@ export class GenericRegistry {
         }
         if (ctx.dryRun) return { object: current, deleted: true };
         const gone = await this.storeCall(() => this.store.delete(kv.key, kv.modRevision));
+        await this.hooksFor(kind)?.afterWrite(undefined, current);
         return { object: decodeObject(kind, gone), deleted: true };
       } catch (e) {
         if ((e instanceof ConflictError || e instanceof KeyNotFoundError) && attempt < MAX_UPDATE_RETRIES) continue;
@@ -336,15 +345,26 @@ export class GenericRegistry {
 
   private async writeUpdate(kind: KindDefinition, kv: KeyValue, current: KubeObject, next: KubeObject, ctx: WriteContext): Promise<KubeObject> {
     const finalized = !!next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !kind.strategy?.retainOnDelete?.(next);
-    if (ctx.dryRun) return next;
+    const hooks = this.hooksFor(kind);
     if (finalized) {
+      if (ctx.dryRun) return next;
       // The last finalizer is gone from an object marked for deletion: it goes now.
       const gone = await this.storeCall(() => this.store.delete(kv.key, kv.modRevision));
+      await hooks?.afterWrite(undefined, current);
       const obj = decodeObject(kind, gone);
       return { ...next, metadata: { ...next.metadata, resourceVersion: obj.metadata.resourceVersion } };
     }
     if (sameExceptManagedFieldTimes(next, current)) return current;
-    const updated = await this.storeCall(() => this.store.update(kv.key, encodeObject(kind, next), kv.modRevision));
+    const undo = await hooks?.beforeWrite(next, current, ctx);
+    if (ctx.dryRun) return next;
+    let updated: KeyValue;
+    try {
+      updated = await this.storeCall(() => this.store.update(kv.key, encodeObject(kind, next), kv.modRevision));
+    } catch (e) {
+      await undo?.();
+      throw e;
+    }
+    await hooks?.afterWrite(next, current);
     return decodeObject(kind, updated);
   }
 
@@ -353,12 +373,15 @@ export class GenericRegistry {
   /** Unknown-field policy, then defaults (for CRD kinds: pruning and schema defaults). */
   private normalize(kind: KindDefinition, obj: KubeObject, ctx: WriteContext): FieldError[] {
     const errs: FieldError[] = [];
-    if (ctx.fieldValidation !== 'Ignore') {
-      const unknown = this.schema.unknownFields(kind, obj);
-      if (unknown.length && ctx.fieldValidation === 'Strict')
-        throw ApiError.badRequest(`${kind.kind} in version "${kind.version}" cannot be handled as a ${kind.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-      for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
+    const unknown = this.schema.unknownFields(kind, obj);
+    if (ctx.fieldValidation === 'Strict') {
+      const strict = [...unknown.map((f) => `unknown field "${f}"`), ...(ctx.duplicateFields ?? []).map((f) => `duplicate field "${f}"`)];
+      if (strict.length)
+        throw ApiError.badRequest(`${kind.kind} in version "${kind.version}" cannot be handled as a ${kind.kind}: strict decoding error: ${strict.join(', ')}`);
     }
+    if (ctx.fieldValidation === 'Warn') for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
+    // Built-in kinds drop what they do not know (CRD kinds prune in their strategy's defaults).
+    if (unknown.length && !kind.custom) this.schema.pruneUnknownFields?.(kind, obj);
     kind.strategy?.defaults?.(obj);
     return errs;
   }

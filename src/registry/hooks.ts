@@ -19,6 +19,11 @@ export interface WriteContext {
   /** Warnings collected for the response's `Warning` headers. */
   warnings: string[];
   subresource?: string;
+  /**
+   * Duplicate fields the request body had (paths like `data.a`), under fieldValidation=Strict:
+   * reported in one strict decoding error together with unknown fields, as upstream does.
+   */
+  duplicateFields?: string[];
 }
 
 export interface PatchEngine {
@@ -33,6 +38,11 @@ export interface PatchEngine {
 export interface SchemaChecks {
   /** Fields in obj the kind's schema does not know (paths like `spec.foo`). CRD kinds prune them in their strategy. */
   unknownFields(kind: KindDefinition, obj: KubeObject): string[];
+  /**
+   * Removes the fields unknownFields reports, in place: a built-in kind decodes into typed
+   * structs upstream, so fields it does not know never reach storage (Warn and Ignore).
+   */
+  pruneUnknownFields?(kind: KindDefinition, obj: KubeObject): void;
 }
 
 export interface AdmissionAttributes {
@@ -51,4 +61,17 @@ export interface AdmissionAttributes {
 export interface AdmissionPlugin {
   name: string;
   admit(attrs: AdmissionAttributes): Promise<void>;
+}
+
+/**
+ * Side effects of storing one kind beyond its own key, as upstream's service REST allocates
+ * cluster IPs and node ports: `beforeWrite` runs after validation and admission and before the
+ * write (on create and update), and returns an undo for a write that then fails; `afterWrite`
+ * runs after a successful update or delete (obj undefined) to release what `old` held and the
+ * new version does not. Neither runs for dry runs, except `beforeWrite` with `dryRun` set, which
+ * must check without allocating.
+ */
+export interface StorageHooks {
+  beforeWrite(obj: KubeObject, old: KubeObject | undefined, ctx: WriteContext): Promise<() => Promise<void>>;
+  afterWrite(obj: KubeObject | undefined, old: KubeObject): Promise<void>;
 }

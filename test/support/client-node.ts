@@ -54,7 +54,7 @@ export interface StatusBody {
   message?: string;
   reason?: string;
   code?: number;
-  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: { type?: string; message?: string; field?: string }[] };
+  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: { reason?: string; message?: string; field?: string }[] };
 }
 
 /** Awaits a rejected client-node call and returns the Status the server sent; asserts the HTTP code. */
@@ -105,7 +105,7 @@ export async function raw(kc: KubeConfig, method: string, path: string, body?: u
         headers: {
           ...(opts.headers ?? {}),
           accept: 'application/json',
-          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
           ...headers,
         },
       },

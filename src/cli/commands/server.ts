@@ -27,6 +27,7 @@ export const serverCommand: Command = {
     '  --etcd-prefix PREFIX   key prefix in etcd (default /cairn)',
     '  --token-auth-file FILE bearer tokens, one per line: token,user,uid,"group1,group2"',
     '  --advertise NAME       an extra DNS name or IP for the serving certificate (repeatable)',
+    '  --compaction-interval SECONDS  compact store history older than this, every this often (default 300)',
   ].join('\n'),
   options: {
     'data-dir': { type: 'string' },
@@ -36,6 +37,7 @@ export const serverCommand: Command = {
     'etcd-prefix': { type: 'string' },
     'token-auth-file': { type: 'string' },
     advertise: { type: 'string', multiple: true },
+    'compaction-interval': { type: 'string' },
   },
   async run(v) {
     const listen = parseListen((v.listen as string | undefined) ?? '127.0.0.1:6443');
@@ -44,6 +46,8 @@ export const serverCommand: Command = {
     const endpoints = (v['etcd-endpoints'] as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
     if (store === 'etcd' && !endpoints?.length) throw new CliError('--store etcd needs --etcd-endpoints (for example http://127.0.0.1:2379)');
     for (const e of endpoints ?? []) if (!/^https?:\/\/[^/]+$/.test(e)) throw new CliError(`--etcd-endpoints: "${e}" is not a URL like http://127.0.0.1:2379`);
+    const compaction = (v['compaction-interval'] as string | undefined) ?? '300';
+    if (!/^[0-9]+$/.test(compaction) || Number(compaction) < 1) throw new CliError(`--compaction-interval wants a whole number of seconds (at least 1), got "${compaction}"`);
     let server;
     try {
       server = await startServer({
@@ -55,6 +59,7 @@ export const serverCommand: Command = {
         etcdPrefix: (v['etcd-prefix'] as string | undefined) ?? '/cairn',
         tokenFile: v['token-auth-file'] as string | undefined,
         advertise: v.advertise as string[] | undefined,
+        compactionIntervalMs: Number(compaction) * 1000,
       });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

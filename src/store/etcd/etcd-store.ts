@@ -72,8 +72,11 @@ export class EtcdStore implements Store {
     this.client = new Etcd3({
       hosts: opts.endpoints,
       faultHandling: { host: () => passThrough, global: passThrough },
-      // Keepalive pings detect a dead connection under an idle watch.
-      grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 },
+      // Keepalive pings detect a dead connection under an idle watch. Responses may be as large
+      // as etcd makes them: grpc-js caps received messages at 4 MiB by default, which fails an
+      // unpaginated list of a few thousand objects; Go's clientv3 (kube-apiserver's) allows
+      // math.MaxInt32, and so do we.
+      grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.max_receive_message_length': 2 ** 31 - 1 },
     });
   }
 
