@@ -4,6 +4,7 @@
  * body size limits, JSON and watch-stream responses, and a graceful stop that lets in-flight
  * requests finish and ends watches cleanly.
  */
+import { setMaxListeners } from 'node:events';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -37,6 +38,9 @@ export class HttpsFront {
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: HttpsFrontOptions) {
+    // Every in-flight request listens on the shutdown signal (and stops listening when done):
+    // more than 10 concurrent requests are normal, not a listener leak.
+    setMaxListeners(0, this.shutdown.signal);
     this.tls = createHttpsServer(
       {
         cert: opts.certPem,

@@ -7,7 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Client, InProcessTransport } from '../client/index.js';
-import { startControllers, type ControllerManager } from '../controllers/manager.js';
+import { startControllerManager, type ControllerManager } from '../controllers/manager.js';
+import { renderControllerMetrics } from '../controllers/metrics-text.js';
 import { builtinKinds } from '../kinds/index.js';
 import type { WatchSettings } from '../registry/watch.js';
 import { SchemaCatalog } from '../schema/catalog.js';
@@ -111,7 +112,12 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     crds = new CrdServing(api, log.child('crd'));
     await crds.start();
     const ctrlLog = log.child('controllers');
-    controllers = startControllers(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields));
+    // One server on SQLite needs no election; servers sharing etcd elect one controller manager.
+    controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields), {
+      leaderElect: cfg.store === 'etcd',
+    });
+    const manager = controllers;
+    api.metrics.addSource(() => renderControllerMetrics(manager.running()));
     compactor = startCompactor(store, {
       intervalMs: cfg.compactionIntervalMs,
       onError: (e) => log.warn('compaction failed', { error: String(e) }),

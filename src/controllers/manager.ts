@@ -1,40 +1,89 @@
 /**
- * Runs the control loops as clients of the API: informers shared through one factory, one work
- * queue and reconcile loop per controller. Inside `cairn server` the transport is in-process;
- * the same code runs against a remote server over HTTPS.
+ * The controller manager: every control loop, run as clients of the API through shared
+ * informers, started only while this process holds the controller-manager Lease (so with several
+ * servers on one etcd exactly one set runs, and another takes over when its holder dies).
+ * Inside `cairn server` the transport is in-process; `cairn controllers` runs the same over HTTPS.
  */
-import { Client, type RunningController, runController, SharedInformerFactory, WorkQueue } from '../client/index.js';
-import type { Logger as ClientLogger } from '../client/log.js';
-import type { KubeObject } from '../util/object.js';
-import { namespaceReconciler, NAMESPACES } from './namespace.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { type Client, type RunningController, SharedInformerFactory } from '../client/index.js';
+import type { Logger } from '../client/log.js';
+import { type ClusterSettings, type ControllerSpec, defaultClusterSettings, makeContext } from './context.js';
+import { runLeaderElection } from './leader-election.js';
+import { namespaceController } from './namespace.js';
+
+/** Every controller, in start order. */
+export const CONTROLLERS: ControllerSpec[] = [namespaceController];
+
+export interface ControllerManagerOptions {
+  settings?: Partial<ClusterSettings>;
+  /** Hold the leader Lease before running (default true). */
+  leaderElect?: boolean;
+  identity?: string;
+  leaseDurationMs?: number;
+  retryPeriodMs?: number;
+  /** Run only these controllers (tests). */
+  only?: string[];
+}
 
 export interface ControllerManager {
-  controllers: RunningController[];
+  /** Controllers running now (empty while not leader). */
+  running(): RunningController[];
+  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
-export function startControllers(client: Client, logger: ClientLogger): ControllerManager {
-  const abort = new AbortController();
-  const factory = new SharedInformerFactory(client, { logger });
-  const controllers: RunningController[] = [];
+export function startControllerManager(client: Client, logger: Logger, opts: ControllerManagerOptions = {}): ControllerManager {
+  const stopAll = new AbortController();
+  const settings = { ...defaultClusterSettings, ...opts.settings };
+  let current: { controllers: RunningController[]; factory: SharedInformerFactory; done: Promise<void> } | undefined;
+  const specs = CONTROLLERS.filter((c) => !opts.only || opts.only.includes(c.name));
 
-  const nsInformer = factory.forResource<KubeObject>(NAMESPACES);
-  const nsQueue = new WorkQueue<string>({ name: 'namespace' });
-  nsInformer.addEventHandler({
-    onAdd: (o) => nsQueue.add(o.metadata.name!),
-    onUpdate: (_old, o) => nsQueue.add(o.metadata.name!),
-  });
-  controllers.push(
-    runController({ name: 'namespace', queue: nsQueue, reconcile: namespaceReconciler(client, nsInformer), informers: [nsInformer], workers: 2, signal: abort.signal, logger }),
-  );
-
-  factory.start();
-  return {
-    controllers,
-    async stop() {
-      abort.abort();
+  const lead = (signal: AbortSignal) => {
+    const factory = new SharedInformerFactory(client, { logger });
+    const ctx = makeContext(client, factory, logger, signal, settings);
+    const controllers = specs.flatMap((s) => {
+      const r = s.start(ctx);
+      return Array.isArray(r) ? r : [r];
+    });
+    factory.start();
+    const done = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })).then(async () => {
       await Promise.all(controllers.map((c) => c.stop()));
       await factory.stop();
+    });
+    current = { controllers, factory, done };
+  };
+
+  let election: Promise<void>;
+  if (opts.leaderElect === false) {
+    lead(stopAll.signal);
+    election = Promise.resolve();
+  } else {
+    election = runLeaderElection({
+      client,
+      namespace: 'kube-system',
+      name: 'cairn-controller-manager',
+      identity: opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`,
+      leaseDurationMs: opts.leaseDurationMs,
+      retryPeriodMs: opts.retryPeriodMs,
+      logger,
+      signal: stopAll.signal,
+      onStartedLeading: lead,
+      onStoppedLeading: () => {
+        const c = current;
+        current = undefined;
+        void c?.done;
+      },
+    });
+  }
+  return {
+    running: () => current?.controllers ?? [],
+    isLeader: () => !!current,
+    async stop() {
+      const c = current;
+      stopAll.abort();
+      await election;
+      await c?.done;
     },
   };
 }

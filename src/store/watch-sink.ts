@@ -32,6 +32,11 @@ export class WatchSink implements WatchHandle {
     private readonly onEnd: () => void = () => {},
   ) {}
 
+  /** Events at or below this revision are never delivered. */
+  get afterRevision(): number {
+    return this.opts.afterRevision;
+  }
+
   get active(): boolean {
     return !this.done;
   }

@@ -12,7 +12,7 @@ import { normalizePrefix, rangeStart } from '../keys.js';
 import type { KeyValue, ListOptions, ListResult, Store, WatchHandle, WatchOptions } from '../types.js';
 import { DEFAULT_MAX_BUFFERED_EVENTS, WatchSink } from '../watch-sink.js';
 import { isCompactedError, isFutureRevisionError, neverSent, translateEtcdError } from './etcd-errors.js';
-import { openEtcdWatch } from './etcd-watch.js';
+import { openEtcdWatch, SharedEtcdWatch } from './etcd-watch.js';
 import { KeyCodec } from './key-codec.js';
 
 export interface EtcdStoreOptions {
@@ -62,6 +62,8 @@ export class EtcdStore implements Store {
   private readonly client: Etcd3;
   private readonly codec: KeyCodec;
   private readonly sinks = new Set<WatchSink>();
+  /** Per normalized prefix, the etcd watch stream that watches on it share (see SharedEtcdWatch). */
+  private readonly sharedWatches = new Map<string, SharedEtcdWatch>();
   private readonly requestTimeoutMs: number;
   private knownCompacted = 0;
   private closed = false;
@@ -195,15 +197,35 @@ export class EtcdStore implements Store {
       return sink;
     }
     this.sinks.add(sink);
-    teardown = openEtcdWatch({
+    const normalized = normalizePrefix(prefix);
+    const params = {
       watchClient: this.client.watchClient,
       codec: this.codec,
-      prefix: normalizePrefix(prefix),
+      prefix: normalized,
       afterRevision: opts.afterRevision,
-      sink,
-      progressIntervalMs: opts.onProgress ? (this.opts.progressIntervalMs ?? 5000) : undefined,
-      onCompacted: (rev) => this.noteCompacted(rev),
-    });
+      onCompacted: (rev: number) => this.noteCompacted(rev),
+    };
+    let shared = this.sharedWatches.get(normalized);
+    if (!shared) {
+      // The first watch of a prefix opens the shared stream (from its own revision).
+      const created: SharedEtcdWatch = new SharedEtcdWatch(
+        // Progress is asked for on every shared stream: it also lets later watchers attach.
+        { ...params, progressIntervalMs: this.opts.progressIntervalMs ?? 5000 },
+        () => {
+          if (this.sharedWatches.get(normalized) === created) this.sharedWatches.delete(normalized);
+        },
+      );
+      this.sharedWatches.set(normalized, created);
+      shared = created;
+    }
+    if (shared.canServe(opts.afterRevision)) {
+      const s = shared;
+      s.add(sink);
+      teardown = () => s.remove(sink);
+    } else {
+      // Needs history the shared stream has passed: a stream of its own.
+      teardown = openEtcdWatch({ ...params, sink, progressIntervalMs: opts.onProgress ? (this.opts.progressIntervalMs ?? 5000) : undefined });
+    }
     return sink;
   }
 

@@ -2,6 +2,9 @@ import type { IEvent, IWatchResponse, WatchClient } from 'etcd3';
 import { CompactedError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { KeyValue, WatchEvent } from '../types.js';
 import type { WatchSink } from '../watch-sink.js';
+
+/** Where an etcd watch stream delivers: one WatchSink, or a SharedEtcdWatch fanning out to many. */
+export type WatchTarget = Pick<WatchSink, 'push' | 'progress' | 'fail'>;
 import { translateEtcdError } from './etcd-errors.js';
 import type { KeyCodec } from './key-codec.js';
 
@@ -11,7 +14,7 @@ export interface EtcdWatchParams {
   /** Normalized Store prefix. */
   prefix: string;
   afterRevision: number;
-  sink: WatchSink;
+  sink: WatchTarget;
   /** When set, etcd is asked this often to confirm the watch is caught up (onProgress). */
   progressIntervalMs?: number;
   /** Reports the compaction revision etcd disclosed when it cancelled the watch. */
@@ -108,4 +111,85 @@ function toWatchEvent(ev: IEvent, codec: KeyCodec): WatchEvent {
     return { type: 'delete', kv, prevKv };
   }
   return { type: 'put', kv: codec.decode(ev.kv), prevKv };
+}
+
+/**
+ * One etcd watch stream per key prefix, shared by every Store watch on that prefix that starts
+ * at or after the revision the stream has reached — the common case: an informer or a client
+ * watching from a fresh list's resourceVersion. kube-apiserver gets the same effect from its
+ * watch cache (one etcd watch per resource). Without it, N watchers are N gRPC streams: etcd
+ * sends, and this process decodes, every event N times, which falls behind (seconds of delay)
+ * at a hundred watchers. A watch from an older revision still gets its own stream (it needs
+ * the history in between).
+ *
+ * Every event with revision <= `position` has been handed to the attached sinks (or precedes
+ * the stream's start), so a watch from revision R >= position can attach: the events it needs
+ * (> R) are all still to come on the stream, and the sink drops the ones at or below R.
+ */
+export class SharedEtcdWatch implements WatchTarget {
+  private readonly sinks = new Set<WatchSink>();
+  private position: number;
+  private ended = false;
+  private readonly teardown: () => void;
+
+  constructor(
+    params: Omit<EtcdWatchParams, 'sink'>,
+    /** Called once when the stream is gone (failed, or its last sink left). */
+    private readonly onEnd: () => void,
+  ) {
+    this.position = params.afterRevision;
+    this.teardown = openEtcdWatch({ ...params, sink: this });
+  }
+
+  canServe(afterRevision: number): boolean {
+    return !this.ended && afterRevision >= this.position;
+  }
+
+  add(sink: WatchSink): void {
+    this.sinks.add(sink);
+  }
+
+  /** Detaches a sink; the stream is cancelled with the last one. */
+  remove(sink: WatchSink): void {
+    this.sinks.delete(sink);
+    if (this.sinks.size === 0) this.end();
+  }
+
+  push(events: WatchEvent[]): void {
+    if (this.ended || events.length === 0) return;
+    this.position = events[events.length - 1].kv.modRevision;
+    // The same array and event objects for every sink: sinks never mutate them.
+    for (const sink of [...this.sinks]) sink.push(events);
+  }
+
+  progress(revision: number): void {
+    if (this.ended) return;
+    if (revision > this.position) this.position = revision;
+    for (const sink of [...this.sinks]) sink.progress(revision);
+  }
+
+  fail(err: Error): void {
+    if (this.ended) return;
+    const sinks = [...this.sinks];
+    this.end();
+    for (const sink of sinks) {
+      // A compaction cancels the stream only for its start revision; a sink that joined later
+      // from a newer revision is told to re-watch instead of being told its revision is gone.
+      if (err instanceof CompactedError) {
+        sink.fail(
+          sink.afterRevision < err.compacted
+            ? new CompactedError(sink.afterRevision, err.compacted)
+            : new StoreUnavailableError('the shared etcd watch was cancelled by a compaction; re-watch'),
+        );
+      } else sink.fail(err);
+    }
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sinks.clear();
+    this.teardown();
+    this.onEnd();
+  }
 }
