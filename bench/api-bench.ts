@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { startEtcd, type EtcdHandle } from '../test/support/etcd.js';
@@ -392,6 +392,9 @@ function machine() {
   return { nproc: cpus().length, cpuModel, ramGiB: round(totalmem() / 2 ** 30, 1), node: process.version, kernel: release() };
 }
 
+/** 1/5/15-minute load averages: anything else running on the machine skews the numbers. */
+const load = () => loadavg().map((v) => round(v));
+
 type StoreResult = Awaited<ReturnType<typeof benchStore>>;
 
 function printTable(results: StoreResult[]) {
@@ -428,10 +431,15 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const results: StoreResult[] = [];
   for (const store of cfg.stores) {
+    const loadBefore = load();
+    log(`load average before ${store}: ${loadBefore.join(' ')}`);
     const r = await benchStore(store);
     results.push(r);
+    const loadAfter = load();
+    log(`load average after ${store}: ${loadAfter.join(' ')}`);
     const file = join(outDir, fullSize ? `api-${store}.json` : `api-${store}.reduced.json`);
-    writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: m, command: 'npm run bench:api', goals: GOALS, ...r }, null, 2) + '\n');
+    const record = { date: new Date().toISOString(), machine: m, command: 'npm run bench:api', goals: GOALS, loadAverage: { before: loadBefore, after: loadAfter }, ...r };
+    writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
     log(`wrote ${file}`);
   }
   printTable(results);

@@ -11,9 +11,10 @@ import type { Logger } from '../client/log.js';
 import { type ClusterSettings, type ControllerSpec, defaultClusterSettings, makeContext } from './context.js';
 import { runLeaderElection } from './leader-election.js';
 import { namespaceController } from './namespace.js';
+import { garbageCollector } from './garbage-collector.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

@@ -250,6 +250,31 @@ export class GenericRegistry {
     return { items, resourceVersion: list.resourceVersion };
   }
 
+  /**
+   * A write that bypasses the kind's strategy, as upstream's subresource REST handlers use
+   * Storage.GuaranteedUpdate directly (pods/binding): `mutate` changes a copy of the current
+   * object or throws; the write retries on store conflicts. Admission and storage hooks do not run.
+   */
+  async updateRaw(kind: KindDefinition, ns: string | undefined, name: string, ctx: WriteContext, mutate: (obj: KubeObject) => void): Promise<KubeObject> {
+    const key = objectKey(kind, ns, name);
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.storeCall(() => this.store.get(key));
+      if (!kv) throw ApiError.notFound(groupResource(kind), name);
+      const next = decodeObject(kind, kv);
+      mutate(next);
+      this.patches.updateManagedFields(kind, decodeObject(kind, kv), next, { manager: ctx.fieldManager, now: ctx.now, subresource: ctx.subresource });
+      if (ctx.dryRun) return next;
+      try {
+        return decodeObject(kind, await this.storeCall(() => this.store.update(key, encodeObject(kind, next), kv.modRevision)));
+      } catch (e) {
+        if ((e instanceof ConflictError || e instanceof KeyNotFoundError) && attempt < MAX_UPDATE_RETRIES) continue;
+        if (e instanceof KeyNotFoundError) throw ApiError.notFound(groupResource(kind), name);
+        if (e instanceof ConflictError) throw ApiError.conflict(groupResource(kind), name, 'the object has been modified; please apply your changes to the latest version and try again');
+        throw e;
+      }
+    }
+  }
+
   // ---- the update loop ----
 
   /**
