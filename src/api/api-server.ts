@@ -13,10 +13,12 @@ import { ServiceAllocation } from '../registry/allocators/service-allocation.js'
 import { Logger, errorText } from '../util/log.js';
 import { CounterVec, GaugeFunc, HistogramVec, MetricsRegistry } from '../util/prometheus.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
+import { defaultTolerationSeconds } from './admission/default-tolerations.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, legacyApiVersions, wantsAggregated } from './discovery.js';
 import { ApiError } from './errors.js';
 import { parseRequestInfo, type ResourceRequest } from './request-info.js';
 import { ResourceHandler } from './resource-handler.js';
+import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
 import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
 import { versionInfo } from './version.js';
 
@@ -36,6 +38,8 @@ export interface ApiServerOptions {
   openapi: (catalog: KindCatalog) => OpenApiSource;
   admission?: AdmissionPlugin[];
   watch?: Partial<WatchSettings>;
+  /** Create-only action subresources (pods/binding, serviceaccounts/token, ...). */
+  actions?: ActionSubresource[];
   /** Cluster IPs for Services come from here (default 10.96.0.0/12). */
   serviceCidr?: string;
   logger?: Logger;
@@ -50,6 +54,7 @@ export class ApiServer {
   readonly metrics = new MetricsRegistry();
   readonly log: Logger;
   private readonly resources: ResourceHandler;
+  private readonly actions: ActionSubresources;
   private readonly openapi: OpenApiSource;
   private readonly store: Store;
   private inflight = 0;
@@ -76,11 +81,12 @@ export class ApiServer {
       opts.store,
       opts.patches,
       opts.schema,
-      [namespaceLifecycle(getNamespace), ...(opts.admission ?? [])],
+      [namespaceLifecycle(getNamespace), defaultTolerationSeconds(), ...(opts.admission ?? [])],
       new Map([['/services', new ServiceAllocation(opts.store, opts.serviceCidr)]]),
     );
     this.watches = new WatchService(opts.store, this.registry, { ...defaultWatchSettings, ...opts.watch });
-    this.resources = new ResourceHandler(this.catalog, this.registry, this.watches);
+    this.actions = new ActionSubresources(opts.actions);
+    this.resources = new ResourceHandler(this.catalog, this.registry, this.watches, this.actions);
     this.openapi = opts.openapi(this.catalog);
     this.metrics.register(new GaugeFunc('apiserver_current_inflight_requests', 'Requests being served now.', () => [{ value: this.inflight }]));
     this.metrics.register(new GaugeFunc('apiserver_registered_watchers', 'Open watches.', () => [{ value: this.activeWatches }]));
@@ -150,16 +156,16 @@ export class ApiServer {
         return { status: 200, contentType: 'text/plain; version=0.0.4', raw: this.metrics.render() };
       case '/api': {
         const agg = wantsAggregated(accept);
-        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, true, agg), agg);
+        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, true, agg, this.actions), agg);
         return { status: 200, body: legacyApiVersions() };
       }
       case '/apis': {
         const agg = wantsAggregated(accept);
-        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, false, agg), agg);
+        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, false, agg, this.actions), agg);
         return { status: 200, body: apiGroupList(this.catalog) };
       }
       case '/api/v1':
-        return { status: 200, body: apiResourceList(this.catalog, '', 'v1') };
+        return { status: 200, body: apiResourceList(this.catalog, '', 'v1', this.actions) };
       case '/openapi/v3':
         return { status: 200, body: this.openapi.index() };
     }
@@ -169,7 +175,7 @@ export class ApiServer {
       if (g) return { status: 200, body: g };
     }
     if (parts[0] === 'apis' && parts.length === 3 && this.catalog.kindsIn(parts[1], parts[2]).length)
-      return { status: 200, body: apiResourceList(this.catalog, parts[1], parts[2]) };
+      return { status: 200, body: apiResourceList(this.catalog, parts[1], parts[2], this.actions) };
     if (parts[0] === 'openapi' && parts[1] === 'v3' && parts.length > 2) {
       const doc = this.openapi.document(parts.slice(2).join('/'));
       if (doc) {

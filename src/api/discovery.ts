@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ALL_VERBS, type KindDefinition } from '../kinds/types.js';
 import type { KindCatalog } from '../registry/kind-catalog.js';
+import type { ActionSubresources } from './action-subresources.js';
 
 function storageVersionHash(k: KindDefinition): string {
   return createHash('sha256')
@@ -13,14 +14,19 @@ function storageVersionHash(k: KindDefinition): string {
     .slice(0, 11);
 }
 
-function subresourcesOf(k: KindDefinition): { name: string; kind: string; verbs: string[]; group?: string; version?: string }[] {
+function subresourcesOf(k: KindDefinition, actions?: ActionSubresources): { name: string; kind: string; verbs: string[]; group?: string; version?: string }[] {
   const subs: { name: string; kind: string; verbs: string[]; group?: string; version?: string }[] = [];
+  for (const a of actions?.of(k) ?? []) subs.push({ name: a.name, kind: a.kind, verbs: ['create'], ...(a.group !== undefined ? { group: a.group, version: a.version } : {}) });
   if (k.statusSubresource) subs.push({ name: 'status', kind: k.kind, verbs: ['get', 'patch', 'update'] });
   if (k.scale) subs.push({ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' });
+  if (k.group === '' && k.plural === 'pods' && !k.custom) {
+    subs.push({ name: 'binding', kind: 'Binding', verbs: ['create'] });
+    subs.push({ name: 'eviction', kind: 'Eviction', verbs: ['create'], group: 'policy', version: 'v1' });
+  }
   return subs;
 }
 
-export function apiResourceList(catalog: KindCatalog, group: string, version: string) {
+export function apiResourceList(catalog: KindCatalog, group: string, version: string, actions?: ActionSubresources) {
   const resources: Record<string, unknown>[] = [];
   for (const k of catalog.kindsIn(group, version).sort((a, b) => a.plural.localeCompare(b.plural))) {
     resources.push({
@@ -33,7 +39,7 @@ export function apiResourceList(catalog: KindCatalog, group: string, version: st
       ...(k.categories?.length ? { categories: k.categories } : {}),
       storageVersionHash: storageVersionHash(k),
     });
-    for (const s of subresourcesOf(k))
+    for (const s of subresourcesOf(k, actions).sort((a, b) => a.name.localeCompare(b.name)))
       resources.push({
         name: `${k.plural}/${s.name}`,
         singularName: '',
@@ -97,7 +103,7 @@ export function apiGroup(catalog: KindCatalog, group: string) {
 }
 
 /** Aggregated discovery (apidiscovery.k8s.io): every group with its versions and resources in one document. */
-export function aggregatedDiscovery(catalog: KindCatalog, legacy: boolean, apiVersion: 'v2' | 'v2beta1') {
+export function aggregatedDiscovery(catalog: KindCatalog, legacy: boolean, apiVersion: 'v2' | 'v2beta1', actions?: ActionSubresources) {
   const versionDoc = (group: string, version: string) => ({
     version,
     resources: catalog
@@ -111,9 +117,9 @@ export function aggregatedDiscovery(catalog: KindCatalog, legacy: boolean, apiVe
         verbs: [...(k.verbs ?? ALL_VERBS)],
         ...(k.shortNames?.length ? { shortNames: k.shortNames } : {}),
         ...(k.categories?.length ? { categories: k.categories } : {}),
-        ...(subresourcesOf(k).length
+        ...(subresourcesOf(k, actions).length
           ? {
-              subresources: subresourcesOf(k).map((s) => ({
+              subresources: subresourcesOf(k, actions).map((s) => ({
                 subresource: s.name,
                 responseKind: { group: s.group ?? group, version: s.version ?? version, kind: s.kind },
                 verbs: s.verbs,

@@ -141,10 +141,14 @@ export class HttpsFront {
       }
       const body = await readBody(req);
       if (body === 'too-large') {
+        // Answer at once and leave the connection open: Node discards the rest of the body
+        // (bounded by drainExcess), so the client reads the 413 instead of a reset, and the
+        // connection stays usable, as Go's server does for a MaxBytesReader overflow.
+        drainExcess(req);
         await this.write(res, { status: 413, body: ApiError.tooLarge(`Request entity too large: limit is ${MAX_BODY_BYTES}`).toStatus() }, apiReq);
-        req.socket.destroySoon?.();
         return;
       }
+      if (body === 'aborted') return;
       apiReq.body = body;
       const out = await this.opts.handler(apiReq);
       await this.write(res, out, apiReq);
@@ -213,15 +217,46 @@ function wantsYaml(accept: string | undefined): boolean {
   return first === 'application/yaml';
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined | 'too-large'> {
+/**
+ * Reads the body up to MAX_BODY_BYTES. Never destroys the request (that would reset the
+ * connection under the response): past the limit it stops collecting and lets the rest flow by.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined | 'too-large' | 'aborted'> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) return 'too-large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length ? Buffer.concat(chunks) : undefined;
+  if (declared > MAX_BODY_BYTES) return Promise.resolve('too-large');
+  if (req.readableEnded) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (v: Buffer | undefined | 'too-large' | 'aborted') => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onClose);
+      resolve(v);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) done('too-large');
+      else chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks.length ? Buffer.concat(chunks) : undefined);
+    const onClose = () => done(req.complete ? (chunks.length ? Buffer.concat(chunks) : undefined) : 'aborted');
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onClose);
+  });
+}
+
+/** How much of an oversized body is discarded before the connection is closed instead. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+function drainExcess(req: IncomingMessage) {
+  let drained = 0;
+  req.on('error', () => {});
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN_BYTES) req.socket?.destroy();
+  });
 }

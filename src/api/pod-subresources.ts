@@ -7,6 +7,7 @@
 import type { KindDefinition } from '../kinds/types.js';
 import type { GenericRegistry } from '../registry/generic-registry.js';
 import type { WriteContext } from '../registry/hooks.js';
+import { type FieldError, fieldErr } from '../registry/field-errors.js';
 import { isPlainObject, type KubeObject } from '../util/object.js';
 import { decodeBody } from './decode.js';
 import { ApiError } from './errors.js';
@@ -46,10 +47,10 @@ export async function createPodBinding(registry: GenericRegistry, kind: KindDefi
   const targetName = typeof target.name === 'string' ? target.name : '';
   const targetKind = typeof target.kind === 'string' ? target.kind : '';
   // Upstream ValidatePodBinding.
-  const causes: { type: string; field: string; value?: unknown; detail: string }[] = [];
-  if (targetKind !== '' && targetKind !== 'Node') causes.push({ type: 'FieldValueNotSupported', field: 'target.kind', value: targetKind, detail: 'supported values: "Node", ""' });
-  if (targetName === '') causes.push({ type: 'FieldValueRequired', field: 'target.name', detail: 'Required value' });
-  if (causes.length) throw ApiError.invalid('', 'Binding', name, causes as never);
+  const causes: FieldError[] = [];
+  if (targetKind !== '' && targetKind !== 'Node') causes.push(fieldErr.notSupported('target.kind', targetKind, ['Node', '<empty>']));
+  if (targetName === '') causes.push(fieldErr.required('target.name'));
+  if (causes.length) throw ApiError.invalid('', 'Binding', name, causes);
   const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, unknown>) : {};
   try {
     await registry.updateRaw(kind, ns, name, ctx, (pod: KubeObject) => {

@@ -26,6 +26,7 @@ import { writeKubeconfig } from './kubeconfig-writer.js';
 import { createPatchEngine } from './patch-engine.js';
 import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
 import { schemaChecks } from './schema-checks.js';
+import { createPodBinding, createPodEviction } from './pod-subresources.js';
 import type { ApiHandler } from './types.js';
 
 export interface ServerConfig {
@@ -87,6 +88,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         return new OpenAPIV3Publisher(schemas);
       },
       watch: cfg.watch,
+      actions: [
+        { resource: '/pods', name: 'binding', kind: 'Binding', handler: createPodBinding },
+        { resource: '/pods', name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', handler: createPodEviction },
+      ],
       logger: log,
     });
     const authenticators: Authenticator[] = [clientCertAuthenticator];

@@ -1,0 +1,60 @@
+/**
+ * Controller expectations (upstream ControllerExpectations): after a controller creates or
+ * deletes pods it waits until its informer has observed those changes before acting on that
+ * owner again, so a stale cache never makes it create or delete twice. Expectations are only a
+ * guard against cache lag: they expire (and a restart forgets them) without harm.
+ */
+const TTL_MS = 30_000;
+
+interface Pending {
+  adds: number;
+  deletes: Set<string>;
+  at: number;
+}
+
+export class Expectations {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly ttlMs = TTL_MS) {}
+
+  private entry(key: string): Pending {
+    let e = this.pending.get(key);
+    if (!e) this.pending.set(key, (e = { adds: 0, deletes: new Set(), at: Date.now() }));
+    e.at = Date.now();
+    return e;
+  }
+
+  /** True when every expected create and delete of `key` has been observed (or expired). */
+  satisfied(key: string): boolean {
+    const e = this.pending.get(key);
+    if (!e) return true;
+    if ((e.adds <= 0 && e.deletes.size === 0) || Date.now() - e.at > this.ttlMs) {
+      this.pending.delete(key);
+      return true;
+    }
+    return false;
+  }
+
+  expectCreations(key: string, n: number): void {
+    this.entry(key).adds += n;
+  }
+
+  /** A create was observed, or failed (so it never will be). */
+  creationObserved(key: string): void {
+    const e = this.pending.get(key);
+    if (e && e.adds > 0) e.adds--;
+  }
+
+  /** `objKey` identifies the object (namespace/name). */
+  expectDeletion(key: string, objKey: string): void {
+    this.entry(key).deletes.add(objKey);
+  }
+
+  deletionObserved(key: string, objKey: string): void {
+    this.pending.get(key)?.deletes.delete(objKey);
+  }
+
+  forget(key: string): void {
+    this.pending.delete(key);
+  }
+}
