@@ -19,10 +19,6 @@ function subresourcesOf(k: KindDefinition, actions?: ActionSubresources): { name
   for (const a of actions?.of(k) ?? []) subs.push({ name: a.name, kind: a.kind, verbs: ['create'], ...(a.group !== undefined ? { group: a.group, version: a.version } : {}) });
   if (k.statusSubresource) subs.push({ name: 'status', kind: k.kind, verbs: ['get', 'patch', 'update'] });
   if (k.scale) subs.push({ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' });
-  if (k.group === '' && k.plural === 'pods' && !k.custom) {
-    subs.push({ name: 'binding', kind: 'Binding', verbs: ['create'] });
-    subs.push({ name: 'eviction', kind: 'Eviction', verbs: ['create'], group: 'policy', version: 'v1' });
-  }
   return subs;
 }
 

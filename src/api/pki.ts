@@ -25,6 +25,8 @@ export interface ClusterPki {
   ca: KeyPairPem;
   server: KeyPairPem;
   admin: KeyPairPem;
+  /** Signs service-account tokens (ES256); PEM private key. */
+  serviceAccountKeyPem: string;
   dir: string;
 }
 
@@ -130,7 +132,12 @@ export async function ensurePki(dataDir: string, serverNames: { dnsNames: string
     await writeFile(join(dir, 'apiserver.crt'), server.certPem);
   }
   const admin = await loadOrCreate(dir, 'admin', () => issueCertificate(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' }));
-  return { ca, server, admin, dir };
+  const saKeyPath = join(dir, 'sa.key');
+  if (!existsSync(saKeyPath)) {
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+    await writeFile(saKeyPath, await exportKeyPem(keys.privateKey), { mode: 0o600 });
+  }
+  return { ca, server, admin, serviceAccountKeyPem: await readFile(saKeyPath, 'utf8'), dir };
 }
 
 function certCovers(certPem: string, dnsNames: string[], ips: string[]): boolean {

@@ -12,7 +12,6 @@ import { isPlainObject, type KubeObject } from '../util/object.js';
 import { decodeBody, mediaType } from './decode.js';
 import { ApiError, successStatus } from './errors.js';
 import type { ResourceRequest } from './request-info.js';
-import { createPodBinding, createPodEviction, isPodsKind, POD_CREATE_SUBRESOURCES } from './pod-subresources.js';
 import { scaleFromObject, setScaleReplicas } from './scale.js';
 import { ActionSubresources } from './action-subresources.js';
 import { type IncludeObject, toTable, wantsTable } from './table.js';
@@ -38,9 +37,15 @@ export class ResourceHandler {
     if (!kind) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     if (!kind.namespaced && info.namespace !== undefined && info.resource !== 'namespaces')
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-    if (info.subresource && !this.hasSubresource(kind, info.subresource, info.verb))
+    const action = info.subresource ? this.actions.get(kind, info.subresource) : undefined;
+    if (info.subresource && !action && !this.hasSubresource(kind, info.subresource))
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const ns = kind.namespaced ? info.namespace : undefined;
+    if (action) {
+      // Action subresources (pods/binding, pods/eviction, serviceaccounts/token) only take POST.
+      if (info.verb !== 'create') throw ApiError.methodNotAllowed('the server does not allow this method on the requested resource');
+      return action.handler(this.registry, kind, ns ?? '', info.name!, req, this.writeContext(req, info));
+    }
     const q = req.query;
     switch (info.verb) {
       case 'get':
@@ -50,10 +55,6 @@ export class ResourceHandler {
       case 'watch':
         return this.watch(req, kind, ns, info);
       case 'create': {
-        if (info.subresource && POD_CREATE_SUBRESOURCES.has(info.subresource) && ns) {
-          const ctx = this.writeContext(req, info);
-          return (info.subresource === 'binding' ? createPodBinding : createPodEviction)(this.registry, kind, ns, info.name!, req, ctx);
-        }
         if (info.name) throw ApiError.methodNotAllowed(`the server does not allow this method on the requested resource`);
         const ctx = this.writeContext(req, info);
         const body = this.decodeObject(req, kind, ctx);
@@ -99,11 +100,10 @@ export class ResourceHandler {
     }
   }
 
-  private hasSubresource(kind: KindDefinition, sub: string, verb: string): boolean {
+  private hasSubresource(kind: KindDefinition, sub: string): boolean {
     if (sub === 'status') return !!kind.statusSubresource;
     if (sub === 'scale') return !!kind.scale;
     if (sub === 'finalize') return kind.plural === 'namespaces' && kind.group === '';
-    if (POD_CREATE_SUBRESOURCES.has(sub) && isPodsKind(kind)) return verb === 'create';
     return false;
   }
 

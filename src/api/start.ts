@@ -26,6 +26,7 @@ import { writeKubeconfig } from './kubeconfig-writer.js';
 import { createPatchEngine } from './patch-engine.js';
 import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
 import { schemaChecks } from './schema-checks.js';
+import { serviceAccountAuthenticator, tokenRequestHandler, TokenIssuer } from './serviceaccount-tokens.js';
 import { createPodBinding, createPodEviction } from './pod-subresources.js';
 import type { ApiHandler } from './types.js';
 
@@ -77,7 +78,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   try {
     const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.advertise ?? [])]));
     const schemas = new SchemaCatalog();
-    const api = new ApiServer({
+    const tokens = new TokenIssuer(pki.serviceAccountKeyPem);
+    const api: ApiServer = new ApiServer({
       store,
       kinds: builtinKinds(),
       patches: createPatchEngine(schemas),
@@ -91,11 +93,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       actions: [
         { resource: '/pods', name: 'binding', kind: 'Binding', handler: createPodBinding },
         { resource: '/pods', name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', handler: createPodEviction },
+        { resource: '/serviceaccounts', name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', handler: tokenRequestHandler(tokens, () => api.catalog) },
       ],
       logger: log,
     });
     const authenticators: Authenticator[] = [clientCertAuthenticator];
     if (cfg.tokenFile) authenticators.push(tokenFileAuthenticator(cfg.tokenFile));
+    authenticators.push(serviceAccountAuthenticator(tokens, api.registry, api.catalog));
     front = new HttpsFront({
       host: cfg.host,
       port: cfg.port,

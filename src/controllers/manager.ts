@@ -12,9 +12,10 @@ import { type ClusterSettings, type ControllerSpec, defaultClusterSettings, make
 import { runLeaderElection } from './leader-election.js';
 import { namespaceController } from './namespace.js';
 import { garbageCollector } from './garbage-collector.js';
+import { serviceAccountController } from './serviceaccount.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

@@ -166,6 +166,8 @@ describe('size limits', () => {
     assert.ok(ms < 10_000, `took ${ms} ms`);
     const ok = await client.request({ path: CM });
     assert.equal(ok.status, 200, ok.text);
+    // The same keep-alive connection carried the next request.
+    assert.equal(ok.localPort, res.localPort);
     assert.equal(ok.json.kind, 'ConfigMapList');
     assert.ok(!ok.json.items.some((i: any) => i.metadata.name === 'too-big'));
   });
