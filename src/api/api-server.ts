@@ -16,7 +16,7 @@ import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import { defaultTolerationSeconds } from './admission/default-tolerations.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, legacyApiVersions, wantsAggregated } from './discovery.js';
 import { ApiError } from './errors.js';
-import { parseRequestInfo, type ResourceRequest } from './request-info.js';
+import { parseRequestInfo, type RequestInfo, type ResourceRequest } from './request-info.js';
 import { ResourceHandler } from './resource-handler.js';
 import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
 import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
@@ -95,7 +95,15 @@ export class ApiServer {
   /** Serves one request for an already-authenticated user. */
   handle = async (req: ApiRequest): Promise<ApiResponse> => {
     const started = performance.now();
-    const info = parseRequestInfo(req.method, req.path, req.query);
+    let info: RequestInfo;
+    try {
+      info = parseRequestInfo(req.method, req.path, req.query);
+    } catch (e) {
+      // A path that does not parse (a malformed %-escape): 401 before authentication, else 400.
+      const res = this.errorResponse(req.user ? e : ApiError.unauthorized(), req);
+      this.requests.inc({ verb: req.method.toLowerCase(), resource: '', code: String(res.status) });
+      return res;
+    }
     const verb = info.kind === 'resource' ? info.verb : req.method.toLowerCase();
     const resource = info.kind === 'resource' ? `${info.resource}${info.subresource ? '/' + info.subresource : ''}` : '';
     let res: ApiResponse;

@@ -18,6 +18,7 @@ function subresourcesOf(k: KindDefinition, actions?: ActionSubresources): { name
   const subs: { name: string; kind: string; verbs: string[]; group?: string; version?: string }[] = [];
   for (const a of actions?.of(k) ?? []) subs.push({ name: a.name, kind: a.kind, verbs: ['create'], ...(a.group !== undefined ? { group: a.group, version: a.version } : {}) });
   if (k.statusSubresource) subs.push({ name: 'status', kind: k.kind, verbs: ['get', 'patch', 'update'] });
+  if (k.group === '' && k.plural === 'namespaces' && !k.custom) subs.push({ name: 'finalize', kind: 'Namespace', verbs: ['update'] });
   if (k.scale) subs.push({ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' });
   return subs;
 }

@@ -3,6 +3,7 @@
  * `/apis/apps/v1/namespaces/web/deployments/frontend/scale` -> verb, group, version, namespace,
  * resource, name, subresource.
  */
+import { ApiError } from './errors.js';
 
 export interface ResourceRequest {
   kind: 'resource';
@@ -39,7 +40,7 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   } else {
     return { kind: 'nonresource', path };
   }
-  let rest2 = rest.map(decodeURIComponent);
+  let rest2 = rest.map(decodeSegment);
   let watchPath = false;
   if (rest2[0] === 'watch') {
     watchPath = true;
@@ -48,7 +49,11 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   let namespace: string | undefined;
   if (rest2[0] === 'namespaces' && rest2.length > 1) {
     namespace = rest2[1];
-    if (rest2.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest2[2])) rest2 = rest2.slice(2);
+    if (rest2.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest2[2])) {
+      rest2 = rest2.slice(2);
+      // `namespaces/foo/namespaces` is not a path upstream serves (namespaces are not namespaced).
+      if (rest2[0] === 'namespaces') return { kind: 'nonresource', path };
+    }
   }
   const [resource, name, subresource, ...extra] = rest2;
   if (!resource || extra.length) return { kind: 'nonresource', path };
@@ -82,4 +87,13 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
     return { kind: 'resource', verb: verb === 'list' ? 'get' : verb, group, version, resource, name: namespace, subresource: name };
   }
   return { kind: 'resource', verb, group, version, namespace, resource, name, subresource };
+}
+
+/** A path segment with %-escapes decoded; a malformed escape is the client's error (400), as in Go's URL parsing. */
+function decodeSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    throw ApiError.badRequest(`invalid URL escape in path segment ${JSON.stringify(seg)}`);
+  }
 }

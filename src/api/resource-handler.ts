@@ -17,6 +17,8 @@ import { ActionSubresources } from './action-subresources.js';
 import { type IncludeObject, toTable, wantsTable } from './table.js';
 import type { ApiRequest, ApiResponse, ResponseHeaders } from './types.js';
 
+const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
 const PATCH_TYPES: Record<string, PatchType> = {
   'application/json-patch+json': 'json',
   'application/merge-patch+json': 'merge',
@@ -40,6 +42,9 @@ export class ResourceHandler {
     const action = info.subresource ? this.actions.get(kind, info.subresource) : undefined;
     if (info.subresource && !action && !this.hasSubresource(kind, info.subresource))
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    // Upstream registers no route for other methods, nor PUT/PATCH on a collection: 405.
+    if (!SERVED_METHODS.has(req.method) || ((info.verb === 'update' || info.verb === 'patch') && !info.name))
+      throw ApiError.methodNotAllowed('the server does not allow this method on the requested resource');
     const ns = kind.namespaced ? info.namespace : undefined;
     if (action) {
       // Action subresources (pods/binding, pods/eviction, serviceaccounts/token) only take POST.

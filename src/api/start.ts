@@ -42,6 +42,8 @@ export interface ServerConfig {
   /** Extra names/addresses for the serving certificate. */
   advertise?: string[];
   compactionIntervalMs?: number;
+  /** Run the controllers and scheduler in this process (default true). */
+  controllers?: boolean;
   watch?: Partial<WatchSettings>;
   logger?: Logger;
 }
@@ -122,11 +124,13 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     await crds.start();
     const ctrlLog = log.child('controllers');
     // One server on SQLite needs no election; servers sharing etcd elect one controller manager.
-    controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields), {
-      leaderElect: cfg.store === 'etcd',
-    });
-    const manager = controllers;
-    api.metrics.addSource(() => renderControllerMetrics(manager.running()));
+    if (cfg.controllers !== false) {
+      controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields), {
+        leaderElect: cfg.store === 'etcd',
+      });
+      const manager = controllers;
+      api.metrics.addSource(() => renderControllerMetrics(manager.running()));
+    }
     compactor = startCompactor(store, {
       intervalMs: cfg.compactionIntervalMs,
       onError: (e) => log.warn('compaction failed', { error: String(e) }),

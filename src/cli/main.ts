@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError } from './errors.js';
 import { serverCommand } from './commands/server.js';
+import { controllersCommand } from './commands/controllers.js';
 import { versionCommand } from './commands/version.js';
 
 export interface Command {
@@ -15,7 +16,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [serverCommand, versionCommand];
+const commands: Command[] = [serverCommand, controllersCommand, versionCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

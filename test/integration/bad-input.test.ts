@@ -151,6 +151,11 @@ describe('unknown resources and groups', () => {
     assertStatus(await client.request({ method: 'POST', path: '/apis/nope.example.com/v1/namespaces/default/things', body: { metadata: { name: 'x' } } }), 404, 'NotFound');
   });
 
+  it('a malformed %-escape in the path is 400', async () => {
+    assertStatus(await client.request({ path: '/api/v1/namespaces/%ZZ/configmaps' }), 400, 'BadRequest');
+    assertStatus(await client.request({ path: `${CM}/%E0%A4%A` }), 400, 'BadRequest');
+  });
+
   it('a missing object is 404 with details', async () => {
     const s = assertStatus(await client.request({ path: `${CM}/does-not-exist` }), 404, 'NotFound', /configmaps "does-not-exist" not found/);
     assert.equal(s.details.name, 'does-not-exist');
@@ -409,6 +414,7 @@ describe('transport and authentication', () => {
     await new Promise((r) => idle.once('connect', r));
     const junk = connect(Number(client.base.port), '127.0.0.1', () => junk.end(Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0, 1, 2, 3])));
     junk.on('error', () => {});
+    junk.resume();
     await new Promise((r) => junk.once('close', r));
     idle.destroy();
     assert.equal((await client.request({ path: '/version' })).status, 200);

@@ -27,6 +27,7 @@ export const serverCommand: Command = {
     '  --etcd-prefix PREFIX   key prefix in etcd (default /cairn)',
     '  --token-auth-file FILE bearer tokens, one per line: token,user,uid,"group1,group2"',
     '  --advertise NAME       an extra DNS name or IP for the serving certificate (repeatable)',
+    '  --no-controllers       do not run controllers and scheduler in this process (run `cairn controllers`)',
     '  --compaction-interval SECONDS  compact store history older than this, every this often (default 300)',
   ].join('\n'),
   options: {
@@ -38,6 +39,7 @@ export const serverCommand: Command = {
     'token-auth-file': { type: 'string' },
     advertise: { type: 'string', multiple: true },
     'compaction-interval': { type: 'string' },
+    'no-controllers': { type: 'boolean' },
   },
   async run(v) {
     const listen = parseListen((v.listen as string | undefined) ?? '127.0.0.1:6443');
@@ -60,6 +62,7 @@ export const serverCommand: Command = {
         tokenFile: v['token-auth-file'] as string | undefined,
         advertise: v.advertise as string[] | undefined,
         compactionIntervalMs: Number(compaction) * 1000,
+        controllers: !v['no-controllers'],
       });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
