@@ -14,6 +14,8 @@ import { Logger, errorText } from '../util/log.js';
 import { CounterVec, GaugeFunc, HistogramVec, MetricsRegistry } from '../util/prometheus.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import { defaultTolerationSeconds } from './admission/default-tolerations.js';
+import { limitRanger } from './admission/limit-ranger.js';
+import { resourceQuotaAdmission } from './admission/resource-quota.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, legacyApiVersions, wantsAggregated } from './discovery.js';
 import { ApiError } from './errors.js';
 import { parseRequestInfo, type RequestInfo, type ResourceRequest } from './request-info.js';
@@ -77,11 +79,19 @@ export class ApiServer {
         throw e;
       }
     };
+    const registryAccess = { registry: () => this.registry, catalog: () => this.catalog };
     this.registry = new GenericRegistry(
       opts.store,
       opts.patches,
       opts.schema,
-      [namespaceLifecycle(getNamespace), defaultTolerationSeconds(), ...(opts.admission ?? [])],
+      [
+        namespaceLifecycle(getNamespace),
+        limitRanger(registryAccess),
+        defaultTolerationSeconds(),
+        ...(opts.admission ?? []),
+        // Quota last, as upstream: it counts the object as the other plugins left it.
+        resourceQuotaAdmission(registryAccess),
+      ],
       new Map([['/services', new ServiceAllocation(opts.store, opts.serviceCidr)]]),
     );
     this.watches = new WatchService(opts.store, this.registry, { ...defaultWatchSettings, ...opts.watch });

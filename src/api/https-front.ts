@@ -120,11 +120,13 @@ export class HttpsFront {
       const url = new URL(req.url ?? '/', 'https://cairn.invalid');
       const headers = lowerHeaders(req);
       let user;
+      let rejected = false;
       try {
         user = await authenticate(this.opts.authenticators, { headers, socket: req.socket as TLSSocket });
       } catch (e) {
         if (!(e instanceof AuthenticationError)) throw e;
         user = null;
+        rejected = true;
       }
       const apiReq: ApiRequest = {
         method: req.method ?? 'GET',
@@ -134,7 +136,7 @@ export class HttpsFront {
         user: user ?? undefined,
         signal: abort.signal,
       };
-      if (!user && headers.authorization) {
+      if (!user && (rejected || headers.authorization)) {
         // Credentials were offered and rejected: 401, even on public paths.
         await this.write(res, { status: 401, body: ApiError.unauthorized().toStatus() }, apiReq);
         return;

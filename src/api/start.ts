@@ -7,7 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Client, InProcessTransport } from '../client/index.js';
-import { startControllerManager, type ControllerManager } from '../controllers/manager.js';
+import { startControllerManager, type ControllerManager, type ControllerManagerOptions } from '../controllers/manager.js';
+import { type AddNodesOptions, Simulator, type SimulatorOptions } from '../sim/simulator.js';
 import { renderControllerMetrics } from '../controllers/metrics-text.js';
 import { builtinKinds } from '../kinds/index.js';
 import type { WatchSettings } from '../registry/watch.js';
@@ -44,6 +45,13 @@ export interface ServerConfig {
   compactionIntervalMs?: number;
   /** Run the controllers and scheduler in this process (default true). */
   controllers?: boolean;
+  /** LoadBalancer Service addresses come from this pool (`--lb-pool CIDR`). */
+  lbPool?: string;
+  /** Options for the controller manager (cluster settings such as node lifecycle timings; tests shorten them). */
+  controllerOptions?: ControllerManagerOptions;
+  /** Register and run this many simulated nodes in this process (`--simulated-nodes N`). */
+  simulatedNodes?: number;
+  simulator?: SimulatorOptions & AddNodesOptions;
   watch?: Partial<WatchSettings>;
   logger?: Logger;
 }
@@ -58,6 +66,8 @@ export interface RunningServer {
   store: Store;
   /** The in-process entry point (for the in-process client transport). */
   handler: ApiHandler;
+  /** The simulated nodes this process runs (with --simulated-nodes). */
+  simulator?: Simulator;
   stop(): Promise<void>;
 }
 
@@ -77,6 +87,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let compactor: Compactor | undefined;
   let crds: CrdServing | undefined;
   let controllers: ControllerManager | undefined;
+  let simulator: Simulator | undefined;
   try {
     const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.advertise ?? [])]));
     const schemas = new SchemaCatalog();
@@ -127,6 +138,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     if (cfg.controllers !== false) {
       controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields), {
         leaderElect: cfg.store === 'etcd',
+        ...cfg.controllerOptions,
+        settings: { ...cfg.controllerOptions?.settings, ...(cfg.lbPool ? { lbPool: cfg.lbPool } : {}) },
       });
       const manager = controllers;
       api.metrics.addSource(() => renderControllerMetrics(manager.running()));
@@ -135,6 +148,17 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       intervalMs: cfg.compactionIntervalMs,
       onError: (e) => log.warn('compaction failed', { error: String(e) }),
     });
+    if (cfg.simulatedNodes !== undefined) {
+      const simLog = log.child('sim');
+      simulator = new Simulator(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), {
+        ...cfg.simulator,
+        logger: ({ level, msg, ...fields }) => simLog.log(level, msg, fields),
+      });
+      await simulator.start();
+      await simulator.adoptExisting();
+      const missing = cfg.simulatedNodes - simulator.nodeNames().length;
+      if (missing > 0) await simulator.addNodes(missing, cfg.simulator);
+    }
     log.info('serving', { url, store: cfg.store, dataDir: cfg.dataDir });
     const running: RunningServer = {
       url,
@@ -145,8 +169,10 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       api,
       store,
       handler: api.handle,
+      simulator,
       stop: async () => {
         api.markShuttingDown();
+        await simulator?.stop();
         await front?.close();
         await controllers?.stop();
         crds?.stop();
@@ -157,6 +183,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     };
     return running;
   } catch (e) {
+    await simulator?.stop().catch(() => {});
     await front?.close().catch(() => {});
     await controllers?.stop().catch(() => {});
     crds?.stop();

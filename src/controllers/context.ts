@@ -15,6 +15,15 @@ export interface ClusterSettings {
   clusterCidr: string;
   /** LoadBalancer IPs come from here when set. */
   lbPool?: string;
+  /** Node lifecycle timings (node-lifecycle.ts): a node silent this long is Unknown (40 s); re-check period (5 s). */
+  nodeMonitorGracePeriodMs?: number;
+  nodeMonitorPeriodMs?: number;
+  /** Scheduler tuning (scheduler/scheduler.ts). */
+  schedulerBindConcurrency?: number;
+  schedulerInitialBackoffMs?: number;
+  schedulerMaxBackoffMs?: number;
+  schedulerUnschedulableRetryMs?: number;
+  percentageOfNodesToScore?: number;
 }
 
 export const defaultClusterSettings: ClusterSettings = { serviceCidr: '10.96.0.0/12', clusterCidr: '10.244.0.0/16' };

@@ -7,7 +7,7 @@
  * pods carry `controller-revision-hash` (the template's hash) and `pod-template-generation`
  * (the `deprecated.daemonset.template.generation` annotation), which decide whether a pod is current.
  */
-import { finalStateOf, isNotFound } from '../client/index.js';
+import { finalStateOf, isConflict, isNotFound } from '../client/index.js';
 import { TEMPLATE_GENERATION_ANNOTATION } from '../kinds/apps/daemon-set.js';
 import type { IntOrString } from '../kinds/apps/workload-common.js';
 import { type LabelSelector, labelSelectorAsSelector } from '../kinds/label-selector.js';
@@ -17,7 +17,7 @@ import { claimObjects, controllerRefOf, newControllerRef } from './util/controll
 import { Expectations } from './util/expectations.js';
 import { findUntoleratedTaint, nodeMatchesPodAffinity, type SchedulingSpec, targetNodeName, taintsOf, type Toleration } from './util/node-fit.js';
 import { isPodAvailable, isPodReady, podAvailableAt, podPhase } from './util/pod-state.js';
-import { computeHash } from './util/template-hash.js';
+import { computeHash, semanticallyEqual } from './util/template-hash.js';
 import { DAEMONSETS, NODES, PODS, withControllerIndex } from './util/workload-refs.js';
 
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
@@ -213,12 +213,13 @@ export const daemonSetController: ControllerSpec = {
       const old = (cached.status ?? {}) as Partial<DaemonSetStatus>;
       if (old.collisionCount !== undefined) st.collisionCount = old.collisionCount;
       if (old.conditions !== undefined) st.conditions = old.conditions;
-      const changed = (Object.keys(st) as (keyof DaemonSetStatus)[]).some((k) => JSON.stringify(st[k]) !== JSON.stringify(old[k]));
+      const changed = !semanticallyEqual(st, old);
       if (changed) {
         try {
           await daemonSets.updateStatus({ ...deepClone(cached), status: st } as KubeObject);
         } catch (e) {
-          if (isNotFound(e)) return;
+          // Gone, or the cache is behind: the informer brings the newer object back to us.
+          if (isNotFound(e) || isConflict(e)) return;
           throw e;
         }
       }

@@ -19,6 +19,7 @@ import { type ControllerSpec, objectKeyOf, simpleController } from './context.js
 import { CONTROLLER_UID_INDEX, controllerRefOf, newControllerRef } from './util/controller-ref.js';
 import { Expectations } from './util/expectations.js';
 import { isPodReady, isPodTerminal, podCondition, podPhase, podStatusOf } from './util/pod-state.js';
+import { semanticallyEqual } from './util/template-hash.js';
 import { JOBS, PODS, withControllerIndex } from './util/workload-refs.js';
 
 export const JOB_TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
@@ -422,11 +423,12 @@ export const jobController: ControllerSpec = {
 
     /** Writes status when it changed; false when the Job is gone. Conflicts retry the reconcile. */
     async function writeStatus(base: KubeObject, st: JobStatus): Promise<KubeObject | undefined> {
-      if (JSON.stringify(st) === JSON.stringify(base.status ?? {})) return base;
+      if (semanticallyEqual(st, base.status ?? {})) return base;
       try {
         return await jobs.updateStatus({ ...deepClone(base), status: st } as KubeObject);
       } catch (e) {
-        if (isNotFound(e)) return undefined;
+        // Gone, or the cache is behind (the informer brings the newer Job back to us).
+        if (isNotFound(e) || isConflict(e)) return undefined;
         throw e;
       }
     }

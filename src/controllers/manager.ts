@@ -13,9 +13,23 @@ import { runLeaderElection } from './leader-election.js';
 import { namespaceController } from './namespace.js';
 import { garbageCollector } from './garbage-collector.js';
 import { serviceAccountController } from './serviceaccount.js';
+import { replicaSetController } from './replicaset.js';
+import { deploymentController } from './deployment.js';
+import { daemonSetController } from './daemonset.js';
+import { statefulSetController } from './statefulset.js';
+import { jobController } from './job.js';
+import { cronJobController } from './cronjob.js';
+import { nodeIpamController } from './node-ipam.js';
+import { nodeLifecycleController } from './node-lifecycle.js';
+import { schedulerController } from '../scheduler/scheduler.js';
+import { endpointsController } from './endpoints.js';
+import { endpointSliceController, endpointSliceMirroringController } from './endpointslice.js';
+import { serviceLBController } from './service-lb.js';
+import { resourceQuotaController } from './resourcequota.js';
+import { pvBinderController } from './pv-binder.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

@@ -171,7 +171,8 @@ export function startReplicaSetLike(ctx: ControllerContext, o: PodOwnerControlle
     primary: rsInf as unknown as Informer<KubeObject>,
     secondary: [podInf],
     workers: 4,
-    reconcile: (key) => reconcile(key),
+    // A conflict means a newer version exists; its watch event queues the key again.
+    reconcile: (key) => reconcile(key).catch((e: unknown) => (isConflict(e) ? undefined : Promise.reject(e))),
   });
   const enqueue = (rs: ReplicaSet) => queue.add(objectKeyOf(rs));
 

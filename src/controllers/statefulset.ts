@@ -20,7 +20,7 @@ import { type ControllerSpec, objectKeyOf, simpleController } from './context.js
 import { claimObjects, controllerRefOf, newControllerRef } from './util/controller-ref.js';
 import { Expectations } from './util/expectations.js';
 import { isPodAvailable, isPodReady, isPodTerminal, podAvailableAt, podPhase } from './util/pod-state.js';
-import { computeHash } from './util/template-hash.js';
+import { computeHash, semanticallyEqual } from './util/template-hash.js';
 import { PODS, PVCS, STATEFULSETS, withControllerIndex } from './util/workload-refs.js';
 
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
@@ -141,8 +141,9 @@ export const statefulSetController: ControllerSpec = {
       const podUids = new Set(podInformer.store.byNamespace(set.metadata.namespace!).filter((p) => ordinalOf(set.metadata.name!, p) >= 0).map((p) => p.metadata.uid));
       if (pod) podUids.add(pod.metadata.uid);
       const refs = (claim.metadata.ownerReferences ?? []).filter((r) => r.uid !== set.metadata.uid && !(r.kind === 'Pod' && podUids.has(r.uid)));
-      if (policy.whenDeleted === 'Delete') refs.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name!, uid: set.metadata.uid! });
+      // A condemned pod's claims belong to the pod alone, so they go with it even while the set stays.
       if (policy.whenScaled === 'Delete' && condemned && pod) refs.push({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name!, uid: pod.metadata.uid! });
+      else if (policy.whenDeleted === 'Delete') refs.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name!, uid: set.metadata.uid! });
       return refs;
     }
 
@@ -380,13 +381,13 @@ export const statefulSetController: ControllerSpec = {
         st.currentRevision = updateRevision;
       }
       if (oldStatus.conditions !== undefined) st.conditions = oldStatus.conditions;
-      const changed = (Object.keys(st) as (keyof StatefulSetStatus)[]).some((k) => JSON.stringify(st[k]) !== JSON.stringify(oldStatus[k]));
+      const changed = !semanticallyEqual(st, oldStatus);
       if (changed) {
         try {
           await sets.updateStatus({ ...deepClone(cached), status: st } as KubeObject);
         } catch (e) {
           if (isNotFound(e)) return;
-          if (isConflict(e)) return { requeueAfterMs: 0 };
+          if (isConflict(e)) return; // the cache is behind; the informer brings the newer object back
           throw e;
         }
       }

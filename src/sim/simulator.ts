@@ -171,9 +171,8 @@ export class Simulator {
    */
   async addNodes(count: number, opts: AddNodesOptions = {}): Promise<string[]> {
     const prefix = opts.namePrefix ?? 'sim-';
-    let next = this.nextIndex;
-    for (const n of this.nodeInformer.store.list()) {
-      const name = n.metadata.name!;
+    let next = 0;
+    for (const name of [...this.nodeInformer.store.listKeys(), ...this.nodes.keys()]) {
       if (name.startsWith(prefix)) {
         const num = Number(name.slice(prefix.length));
         if (Number.isInteger(num)) next = Math.max(next, num + 1);
@@ -181,8 +180,10 @@ export class Simulator {
     }
     const names: string[] = [];
     for (let i = 0; i < count; i++) names.push(`${prefix}${String(next + i).padStart(4, '0')}`);
-    this.nextIndex = next + count;
-    await this.runAll(names.map((name, i) => () => this.registerNode(name, next + i, opts)));
+    // Addresses: one per simulated node this cluster has seen.
+    const ipBase = Math.max(this.nextIndex, this.nodeInformer.store.size);
+    this.nextIndex = ipBase + count;
+    await this.runAll(names.map((name, i) => () => this.registerNode(name, ipBase + i, opts)));
     return names;
   }
 

@@ -163,16 +163,19 @@ describe(`kubectl session (${testStore()} store)`, () => {
   });
 
   test('get: default tables for each kind', async () => {
+    // The deployment controller rolls out a ReplicaSet of 2; with no nodes no pod becomes ready.
+    await until('the deployment controller to roll out', async () => (await jsonpath(['deploy', 'web', '-n', NS], '{.status.updatedReplicas}')) === '2');
     const deploy = await ok(['get', 'deployments', '-n', NS]);
     assert.deepEqual(header(deploy), ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
     const d = row(deploy, 'web');
-    assert.deepEqual(d.slice(0, 4), ['web', '0/2', '0', '0']);
+    assert.deepEqual(d.slice(0, 4), ['web', '0/2', '2', '0']);
     assert.match(d[4]!, AGE);
 
     const svc = await ok(['get', 'services', '-n', NS]);
     assert.deepEqual(header(svc), ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
     const s = row(svc, 'web');
     assert.equal(s[1], 'ClusterIP');
+    assert.match(s[2]!, /^10\.(9[6-9]|10\d|11[01])\.\d+\.\d+$/); // allocated from 10.96.0.0/12
     assert.equal(s[3], '<none>');
     assert.equal(s[4], '80/TCP');
 
@@ -209,7 +212,7 @@ describe(`kubectl session (${testStore()} store)`, () => {
 
     // Several kinds at once: kind-qualified names and a table per kind.
     const multi = await ok(['get', 'deploy,cm', '-n', NS]);
-    assert.match(multi, /^deployment\.apps\/web\s+0\/2\s+0\s+0\s+\d+s$/m);
+    assert.match(multi, /^deployment\.apps\/web\s+0\/2\s+2\s+0\s+\d+s$/m);
     assert.match(multi, /^configmap\/web-config\s+2\s+\d+s$/m);
   });
 
@@ -272,7 +275,8 @@ describe(`kubectl session (${testStore()} store)`, () => {
     assert.match(d, /^Namespace:\s+shop$/m);
     assert.match(d, /^Labels:\s+app=web\n\s+tier=frontend$/m);
     assert.match(d, /^Selector:\s+app=web$/m);
-    assert.match(d, /^Replicas:\s+2 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable$/m);
+    assert.match(d, /^Replicas:\s+2 desired \| 2 updated \| 2 total \| 0 available \| 2 unavailable$/m);
+    assert.match(d, /^NewReplicaSet:\s+web-[a-z0-9]+ \(2\/2 replicas created\)$/m);
     assert.match(d, /^StrategyType:\s+RollingUpdate$/m);
     assert.match(d, /^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$/m);
     assert.match(d, /^\s+nginx:\n\s+Image:\s+nginx:1\.25\n\s+Ports:\s+80\/TCP, 9113\/TCP$/m);

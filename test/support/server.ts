@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../../src/api/start.js';
+import { startServer, type RunningServer, type ServerConfig } from '../../src/api/start.js';
 import type { ApiHandler } from '../../src/api/types.js';
 import { Logger } from '../../src/util/log.js';
 import { startEtcd } from './etcd.js';
@@ -31,6 +31,8 @@ export interface TestServerOptions {
   tokenFile?: string;
   bookmarkIntervalMs?: number;
   compactionIntervalMs?: number;
+  /** Any other server settings (controller options, simulated nodes). */
+  server?: Partial<ServerConfig>;
 }
 
 const quiet = new Logger('test-apiserver', 'error');
@@ -60,6 +62,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       compactionIntervalMs: opts.compactionIntervalMs,
       watch: opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : undefined,
       logger: quiet,
+      ...opts.server,
     });
   } catch (e) {
     await etcd?.stop();

@@ -2,6 +2,7 @@
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
 import { startServer } from '../../api/start.js';
+import { parseIPPool } from '../../controllers/service-lb.js';
 
 const DEFAULT_DATA_DIR = '/var/lib/cairn';
 
@@ -29,6 +30,7 @@ export const serverCommand: Command = {
     '  --advertise NAME       an extra DNS name or IP for the serving certificate (repeatable)',
     '  --no-controllers       do not run controllers and scheduler in this process (run `cairn controllers`)',
     '  --compaction-interval SECONDS  compact store history older than this, every this often (default 300)',
+    '  --lb-pool CIDR         addresses for LoadBalancer Services (an IPv4 CIDR, or FIRST-LAST)',
   ].join('\n'),
   options: {
     'data-dir': { type: 'string' },
@@ -39,6 +41,7 @@ export const serverCommand: Command = {
     'token-auth-file': { type: 'string' },
     advertise: { type: 'string', multiple: true },
     'compaction-interval': { type: 'string' },
+    'lb-pool': { type: 'string' },
     'no-controllers': { type: 'boolean' },
   },
   async run(v) {
@@ -50,6 +53,14 @@ export const serverCommand: Command = {
     for (const e of endpoints ?? []) if (!/^https?:\/\/[^/]+$/.test(e)) throw new CliError(`--etcd-endpoints: "${e}" is not a URL like http://127.0.0.1:2379`);
     const compaction = (v['compaction-interval'] as string | undefined) ?? '300';
     if (!/^[0-9]+$/.test(compaction) || Number(compaction) < 1) throw new CliError(`--compaction-interval wants a whole number of seconds (at least 1), got "${compaction}"`);
+    const lbPool = v['lb-pool'] as string | undefined;
+    if (lbPool !== undefined) {
+      try {
+        parseIPPool(lbPool);
+      } catch (e) {
+        throw new CliError(`--lb-pool: ${(e as Error).message}`);
+      }
+    }
     let server;
     try {
       server = await startServer({
@@ -62,6 +73,7 @@ export const serverCommand: Command = {
         tokenFile: v['token-auth-file'] as string | undefined,
         advertise: v.advertise as string[] | undefined,
         compactionIntervalMs: Number(compaction) * 1000,
+        lbPool,
         controllers: !v['no-controllers'],
       });
     } catch (e) {

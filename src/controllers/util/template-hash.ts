@@ -40,3 +40,25 @@ export function computeHash(template: unknown, collisionCount?: number): string 
   const data = canonicalJson(template) + (collisionCount ? String(collisionCount) : '');
   return safeEncodeString(String(fnv32a(data)));
 }
+
+/** Drops undefined, null, empty arrays and empty objects (as omitempty would), recursively. */
+function pruneEmpty(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(pruneEmpty);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const p = pruneEmpty(x);
+      if (p === undefined || p === null) continue;
+      if (Array.isArray(p) && p.length === 0) continue;
+      if (typeof p === 'object' && !Array.isArray(p) && Object.keys(p as object).length === 0) continue;
+      out[k] = p;
+    }
+    return out;
+  }
+  return v;
+}
+
+/** Whether two statuses say the same thing (key order and omitted empties aside), so a controller never rewrites an unchanged one. */
+export function semanticallyEqual(a: unknown, b: unknown): boolean {
+  return canonicalJson(pruneEmpty(a)) === canonicalJson(pruneEmpty(b));
+}
