@@ -21,6 +21,8 @@ export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-sched
 /** Upstream requeues a little after the scheduled time so the clock has surely passed it. */
 const NEXT_SCHEDULE_DELTA_MS = 100;
 const MAX_MISSED = 100;
+/** Timers cannot wait longer than ~24.8 days; a far schedule is re-checked (and recomputed) after this. */
+const MAX_REQUEUE_MS = 6 * 3600_000;
 
 interface CronJobSpec {
   schedule?: string;
@@ -91,7 +93,7 @@ export function nextRequeueMs(sched: CronSchedule, cj: { creationTimestamp?: str
   const { earliest, mostRecent } = mostRecentScheduleTime(sched, cj, now);
   const next = sched.next(mostRecent ?? earliest);
   if (next === undefined) return undefined;
-  return Math.max(0, next + NEXT_SCHEDULE_DELTA_MS - now);
+  return Math.min(MAX_REQUEUE_MS, Math.max(0, next + NEXT_SCHEDULE_DELTA_MS - now));
 }
 
 const jobStatusOf = (j: KubeObject) => (j.status ?? {}) as JobStatus;

@@ -140,7 +140,7 @@ export const endpointsController: ControllerSpec = {
     const endpoints = ctx.informers.forResource<KubeObject>(ENDPOINTS);
     const client = ctx.client.resource(ENDPOINTS);
 
-    const reconcile = async (key: string): Promise<void> => {
+    const reconcile = async (key: string): Promise<{ requeueAfterMs?: number } | void> => {
       const { namespace, name } = splitKey(key);
       if (key === 'default/kubernetes') return; // the API server keeps these
       const svc = services.store.get(key);
@@ -188,8 +188,9 @@ export const endpointsController: ControllerSpec = {
       try {
         await client.create(obj);
       } catch (e) {
-        // The cache had not seen it yet: the informer event brings us back.
+        // The cache has not seen it yet: look again once it has.
         if (!isAlreadyExists(e)) throw e;
+        return { requeueAfterMs: 100 };
       }
     };
 
@@ -207,6 +208,9 @@ export const endpointsController: ControllerSpec = {
     });
     // Someone changed or deleted the Endpoints: put them back as they should be.
     endpoints.addEventHandler({
+      onAdd: (e, initial) => {
+        if (!initial) queue.add(objectKey(e));
+      },
       onUpdate: (_o, n) => queue.add(objectKey(n)),
       onDelete: (e) => queue.add(objectKey(finalStateOf(e))),
     });

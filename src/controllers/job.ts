@@ -102,8 +102,6 @@ export const completionIndexOf = (p: KubeObject): number | undefined => {
   return v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : undefined;
 };
 
-const hasFinalizer = (p: KubeObject) => (p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER);
-
 /** isPodFailed: phase Failed, or deleted before it succeeded (an orphan that never reaches Failed). */
 function isPodFailed(p: KubeObject, spec: JobSpec): boolean {
   if (podPhase(p) === 'Failed') return true;
@@ -134,16 +132,22 @@ export const jobController: ControllerSpec = {
     const jobs = ctx.client.resource(JOBS);
     const recorder = ctx.recorder('job-controller');
     const expectations = new Expectations();
+    /** UIDs of pods whose finalizer this controller removed, until the cache shows it (upstream finalizerExpectations). */
+    const finalizerRemoved = new Set<string>();
+    /** Job resourceVersions this controller's own status writes replaced: a cache still showing one is stale. */
+    const superseded = new Map<string, Set<string>>();
+    const hasFinalizer = (p: KubeObject) => (p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER) && !finalizerRemoved.has(p.metadata.uid!);
 
     async function removeFinalizer(p: KubeObject): Promise<void> {
       let pod = p;
       for (let attempt = 0; attempt < 3; attempt++) {
-        if (!hasFinalizer(pod)) return;
+        if (!(pod.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)) return;
         const finalizers = (pod.metadata.finalizers ?? []).filter((f) => f !== JOB_TRACKING_FINALIZER);
         try {
           await pods.patch(pod.metadata.name!, { metadata: { finalizers: finalizers.length ? finalizers : null, resourceVersion: pod.metadata.resourceVersion } }, 'merge', {
             namespace: pod.metadata.namespace,
           });
+          finalizerRemoved.add(pod.metadata.uid!);
           return;
         } catch (e) {
           if (isNotFound(e)) return;
@@ -228,9 +232,13 @@ export const jobController: ControllerSpec = {
       const [namespace, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
       if (!cached) {
         expectations.forget(key);
+        superseded.delete(key);
         await releaseOrphans(namespace, name);
         return;
       }
+      // Our last status write has not reached the cache yet: its watch event brings us back.
+      if (superseded.get(key)?.has(cached.metadata.resourceVersion!)) return;
+      superseded.delete(key);
       const job = { ...cached, apiVersion: 'batch/v1', kind: 'Job' } as KubeObject;
       const spec = (job.spec ?? {}) as JobSpec;
       const jobPods = podInformer.store.byIndex(CONTROLLER_UID_INDEX, job.metadata.uid!);
@@ -356,7 +364,8 @@ export const jobController: ControllerSpec = {
       if (failure || success) {
         // Finishing: nothing runs any more; the terminal condition waits for the pods to be gone.
         if (active.length) await deletePods(job, key, active);
-        if (active.length === 0 && terminating.length === 0) {
+        const allCounted = !uncounted.succeeded.length && !uncounted.failed.length;
+        if (active.length === 0 && terminating.length === 0 && allCounted) {
           if (failure) {
             ensureCondition(st, 'Failed', 'True', failure.reason!, failure.message!, now);
           } else {
@@ -425,7 +434,12 @@ export const jobController: ControllerSpec = {
     async function writeStatus(base: KubeObject, st: JobStatus): Promise<KubeObject | undefined> {
       if (semanticallyEqual(st, base.status ?? {})) return base;
       try {
-        return await jobs.updateStatus({ ...deepClone(base), status: st } as KubeObject);
+        const updated = await jobs.updateStatus({ ...deepClone(base), status: st } as KubeObject);
+        const key = objectKeyOf(base);
+        let set = superseded.get(key);
+        if (!set) superseded.set(key, (set = new Set()));
+        set.add(base.metadata.resourceVersion!);
+        return updated;
       } catch (e) {
         // Gone, or the cache is behind (the informer brings the newer Job back to us).
         if (isNotFound(e) || isConflict(e)) return undefined;
@@ -462,6 +476,7 @@ export const jobController: ControllerSpec = {
         queue.add(k);
       },
       onUpdate(old, p) {
+        if (!(p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER)) finalizerRemoved.delete(p.metadata.uid!);
         const k = ownerKey(p);
         if (!k) return;
         if (p.metadata.deletionTimestamp) expectations.deletionObserved(k, objectKeyOf(p));
@@ -469,6 +484,7 @@ export const jobController: ControllerSpec = {
       },
       onDelete(o) {
         const p = finalStateOf(o);
+        finalizerRemoved.delete(p.metadata.uid!);
         const k = ownerKey(p);
         if (!k) return;
         expectations.deletionObserved(k, objectKeyOf(p));

@@ -93,7 +93,8 @@ const crontab = (name: string, spec: Record<string, unknown>, version = 'v1'): C
 
 describe(`client-node CustomResourceDefinitions (${testStore()})`, () => {
   before(async () => {
-    server = await startTestServer();
+    // API semantics only: no controllers racing the assertions (status writers, garbage collector).
+    server = await startTestServer({ server: { controllers: false } });
     c = clientsFor(server);
     ext = c.kc.makeApiClient(ApiextensionsV1Api);
     await c.core.createNamespace({ body: { metadata: { name: ns } } });

@@ -37,7 +37,8 @@ async function exists(name: string): Promise<boolean> {
 
 describe(`client-node deletion and field validation (${testStore()})`, () => {
   before(async () => {
-    server = await startTestServer();
+    // API semantics only: no controllers racing the assertions (status writers, garbage collector).
+    server = await startTestServer({ server: { controllers: false } });
     c = clientsFor(server);
     await c.core.createNamespace({ body: { metadata: { name: ns } } });
   });

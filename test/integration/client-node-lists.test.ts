@@ -27,7 +27,8 @@ const names = (l: { items: { metadata?: { name?: string } }[] }) => l.items.map(
 
 describe(`client-node lists (${testStore()})`, () => {
   before(async () => {
-    server = await startTestServer();
+    // API semantics only: no controllers racing the assertions (status writers, garbage collector).
+    server = await startTestServer({ server: { controllers: false } });
     c = clientsFor(server);
     await c.core.createNamespace({ body: { metadata: { name: ns } } });
     await c.core.createNamespace({ body: { metadata: { name: other } } });

@@ -43,7 +43,8 @@ const deployment = (name: string): V1Deployment => ({
 
 describe(`client-node patches and subresources (${testStore()})`, () => {
   before(async () => {
-    server = await startTestServer();
+    // API semantics only: no controllers racing the assertions (status writers, garbage collector).
+    server = await startTestServer({ server: { controllers: false } });
     c = clientsFor(server);
     await c.core.createNamespace({ body: { metadata: { name: ns } } });
   });

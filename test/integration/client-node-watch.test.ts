@@ -17,7 +17,8 @@ const cmPath = (n = ns) => `/api/v1/namespaces/${n}/configmaps`;
 
 describe(`client-node watch and informers (${testStore()})`, () => {
   before(async () => {
-    server = await startTestServer({ bookmarkIntervalMs: 200 });
+    // API semantics only: no controllers racing the assertions (status writers, garbage collector).
+    server = await startTestServer({ bookmarkIntervalMs: 200, server: { controllers: false } });
     c = clientsFor(server);
     await c.core.createNamespace({ body: { metadata: { name: ns } } });
   });

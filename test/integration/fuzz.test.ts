@@ -22,6 +22,8 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const SEED = Number(process.env.CAIRN_FUZZ_SEED ?? randomInt(2 ** 31 - 1));
 const TOTAL = Number(process.env.CAIRN_FUZZ_REQUESTS ?? 10_000);
 const CONCURRENCY = Number(process.env.CAIRN_FUZZ_CONCURRENCY ?? 8);
+/** Watches in flight at once, beside the CONCURRENCY workers. */
+const MAX_WATCHES = 6;
 /** Every answer (watches included: they run with timeoutSeconds=1) must come within this. */
 const REQUEST_BOUND_MS = 20_000;
 const FUZZ_NAMESPACES = ['fuzz-a', 'fuzz-b', 'fuzz-c'];
@@ -136,7 +138,7 @@ const KINDS: KindSpec[] = [
     plural: 'deployments', group: 'apps', version: 'v1', kind: 'Deployment', namespaced: true, subresources: ['status', 'scale'],
     make: (name, r) => ({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels: { fuzz: 'yes' } },
-      spec: { replicas: int(r, 2), selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [container(r)] } } },
+      spec: { replicas: chance(r, 0.2) ? 1 : 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [container(r)] } } },
     }),
   },
   {
@@ -588,13 +590,14 @@ function safeParse(b: Buffer): unknown {
 }
 
 /** Keeps the run bounded: every watch ends after a second. */
-function boundWatches(req: FuzzRequest) {
+function boundWatches(req: FuzzRequest): boolean {
   const isGet = req.method === 'GET' || req.method === 'HEAD';
   const watching = req.path.includes('/watch/') || req.query.some(([k, v]) => k === 'watch' && (v === 'true' || v === '1'));
-  if (!isGet || !watching) return;
+  if (!isGet || !watching) return false;
   const t = req.query.find(([k]) => k === 'timeoutSeconds');
   if (!t) req.query.push(['timeoutSeconds', '1']);
   else if (/^[0-9]+$/.test(t[1])) t[1] = '1';
+  return true;
 }
 
 function toRaw(req: FuzzRequest): RawRequest {
@@ -657,7 +660,7 @@ let client: RawClient;
 
 before(async () => {
   server = await startTestServer();
-  client = RawClient.admin(server.url, server.dataDir, { maxSockets: CONCURRENCY, maxFreeSockets: CONCURRENCY });
+  client = RawClient.admin(server.url, server.dataDir, { maxSockets: CONCURRENCY + MAX_WATCHES + 2, maxFreeSockets: CONCURRENCY + MAX_WATCHES + 2 });
   for (const ns of FUZZ_NAMESPACES) {
     const res = await client.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: ns } } });
     assert.equal(res.status, 201, res.text);
@@ -687,6 +690,7 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
     const failures: string[] = [];
     const statusCounts = new Map<number, number>();
     let clientSide = 0;
+    const opTimes = new Map<string, [number, number]>();
     let next = 0;
     let maxMs = 0;
     let slowest = '';
@@ -701,6 +705,8 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
       }
     })();
 
+    // Watches last their timeoutSeconds (1 s): they run beside the workers, a few at a time.
+    const watches = new Set<Promise<void>>();
     const worker = async () => {
       for (;;) {
         const i = next++;
@@ -708,7 +714,17 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
         const r = mulberry32((SEED ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
         const req = baseRequest(r, pool);
         if (chance(r, 0.75)) mutate(r, req);
-        boundWatches(req);
+        if (boundWatches(req)) {
+          while (watches.size >= MAX_WATCHES) await Promise.race(watches);
+          const p = send(i, req).finally(() => watches.delete(p));
+          watches.add(p);
+          continue;
+        }
+        await send(i, req);
+      }
+    };
+    const send = async (i: number, req: FuzzRequest) => {
+      {
         const raw = toRaw(req);
         const t0 = performance.now();
         let res: RawResponse;
@@ -719,17 +735,21 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
           // Requests Node's client refuses to send (bad characters in the path or a header).
           if (err.code === 'ERR_UNESCAPED_CHARACTERS' || err.code === 'ERR_INVALID_CHAR' || err.code === 'ERR_INVALID_HTTP_TOKEN') {
             clientSide++;
-            continue;
+            return;
           }
           failures.push(`${describeRequest(i, req)} -> transport error ${err.code ?? ''} ${err.message}`);
-          continue;
+          return;
         }
         const ms = performance.now() - t0;
+        if (process.env.CAIRN_FUZZ_TRACE) console.error(`${(t0 - started).toFixed(0)} ${ms.toFixed(0)}ms ${res?.status} ${describeRequest(i, req).slice(0, 200)}`);
         if (ms > maxMs) {
           maxMs = ms;
           slowest = describeRequest(i, req).slice(0, 300);
         }
         statusCounts.set(res.status, (statusCounts.get(res.status) ?? 0) + 1);
+        const opKey = `${req.op}${req.mutations.length ? '*' : ''}`;
+        const acc = opTimes.get(opKey) ?? [0, 0];
+        opTimes.set(opKey, [acc[0] + 1, acc[1] + ms]);
         const problem = checkResponse(req, res);
         if (problem) failures.push(`${describeRequest(i, req)} -> ${problem}`);
         // Remember objects for later requests.
@@ -744,15 +764,20 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
         }
       }
     };
+    const cpu0 = process.cpuUsage();
     try {
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      await Promise.all(watches);
     } finally {
       stopJanitor = true;
       await janitor;
     }
     const secs = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    t.diagnostic(`process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${secs.toFixed(1)} s`);
     t.diagnostic(`${TOTAL} requests in ${secs.toFixed(1)} s (${(TOTAL / secs).toFixed(0)}/s); refused by the client: ${clientSide}; slowest ${maxMs.toFixed(0)} ms: ${slowest}`);
     t.diagnostic(`statuses: ${[...statusCounts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}`);
+    t.diagnostic(`time by operation (count, total s): ${[...opTimes].sort((a, b) => b[1][1] - a[1][1]).map(([k, [n, ms]]) => `${k}:${n}/${(ms / 1000).toFixed(1)}`).join(' ')}`);
     assert.ok(clientSide < TOTAL / 10, `too many requests refused client-side: ${clientSide}`);
     assert.deepEqual(failures.slice(0, 15), [], `seed ${SEED}: ${failures.length} bad responses (first 15 shown)`);
     assert.ok(TOTAL - clientSide >= 10_000 || TOTAL < 10_000, `only ${TOTAL - clientSide} requests reached the server`);
