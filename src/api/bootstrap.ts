@@ -44,7 +44,15 @@ export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip
   const svcKind = api.catalog.byPlural('', 'v1', 'services')!;
   const epKind = api.catalog.byPlural('', 'v1', 'endpoints')!;
   const labels = { component: 'apiserver', provider: 'kubernetes' };
-  try {
+  // On a restart the Service exists and its address is allocated: a create would fail allocation first.
+  const exists = await api.registry.get(svcKind, 'default', 'kubernetes').then(
+    () => true,
+    (e) => {
+      if (e instanceof ApiError && e.code === 404) return false;
+      throw e;
+    },
+  );
+  if (!exists) try {
     await api.registry.create(svcKind, 'default', {
       apiVersion: 'v1',
       kind: 'Service',

@@ -136,6 +136,8 @@ export const jobController: ControllerSpec = {
     const finalizerRemoved = new Set<string>();
     /** Job resourceVersions this controller's own status writes replaced: a cache still showing one is stale. */
     const superseded = new Map<string, Set<string>>();
+    /** When this controller first saw each failed pod: finish times have one-second resolution, the backoff finer. */
+    const failedSeenAt = new Map<string, number>();
     const hasFinalizer = (p: KubeObject) => (p.metadata.finalizers ?? []).includes(JOB_TRACKING_FINALIZER) && !finalizerRemoved.has(p.metadata.uid!);
 
     async function removeFinalizer(p: KubeObject): Promise<void> {
@@ -283,6 +285,7 @@ export const jobController: ControllerSpec = {
       const completed = parseIndexes(st.completedIndexes);
       const failing = conditionTrue(st, 'FailureTarget');
       const newlyFinished: KubeObject[] = [];
+      for (const p of jobPods) if (podPhase(p) === 'Failed' && !failedSeenAt.has(p.metadata.uid!)) failedSeenAt.set(p.metadata.uid!, nowMs);
       for (const p of jobPods) {
         if (!hasFinalizer(p)) continue;
         const uid = p.metadata.uid!;
@@ -411,7 +414,10 @@ export const jobController: ControllerSpec = {
           // Exponential backoff after failures (upstream getRemainingTime over the last failure).
           let delayUntil = 0;
           if (failed > 0) {
-            const last = Math.max(0, ...jobPods.filter((p) => podPhase(p) === 'Failed' || (p.metadata.deletionTimestamp && podPhase(p) !== 'Succeeded')).map(finishedAt));
+            const last = Math.max(
+              0,
+              ...jobPods.filter((p) => podPhase(p) === 'Failed' || (p.metadata.deletionTimestamp && podPhase(p) !== 'Succeeded')).map((p) => Math.max(finishedAt(p), failedSeenAt.get(p.metadata.uid!) ?? 0)),
+            );
             if (last > 0) delayUntil = last + Math.min(JOB_BACKOFF_BASE_MS * 2 ** Math.min(failed - 1, 20), JOB_BACKOFF_MAX_MS);
           }
           if (delayUntil > Date.now()) requeueAt(delayUntil);
@@ -485,6 +491,7 @@ export const jobController: ControllerSpec = {
       onDelete(o) {
         const p = finalStateOf(o);
         finalizerRemoved.delete(p.metadata.uid!);
+        failedSeenAt.delete(p.metadata.uid!);
         const k = ownerKey(p);
         if (!k) return;
         expectations.deletionObserved(k, objectKeyOf(p));

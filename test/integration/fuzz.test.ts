@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { RawClient, type RawRequest, type RawResponse } from '../support/raw-https.js';
@@ -438,7 +439,7 @@ function mutateBodyValue(r: Rng, body: unknown): unknown {
       parent[key] = randomValue(r);
       break;
     case 2:
-      parent[key] = nest(r, pick(r, [10, 100, 200, 250, 254, 255, 256, 257, 300, 3000]), parent[key]);
+      parent[key] = nest(r, pick(r, [10, 100, 200, 250, 254, 255, 256, 257, 300, 1000]), parent[key]);
       break;
     case 3:
       parent[key] = 'h'.repeat(pick(r, [10_000, 100_000, 300_000, 1_048_577]));
@@ -470,6 +471,14 @@ function mutateBytes(r: Rng, body: Buffer): Buffer {
       const at = int(r, b.length + 1);
       return Buffer.concat([b.subarray(0, at), Buffer.from(pick(r, ['{', '}', '[', '"', ',', '\\', '\u0000', '\xff\xfe', '\ud83e', ':', 'null', '\n- ', '&a', '*a', '!!binary'])), b.subarray(at)]);
     }
+    case 4:
+      if (chance(r, 0.5)) {
+        // Pathological nesting as text, beyond what a recursive parser survives.
+        const n = pick(r, [1000, 20_000, 100_000]);
+        const open = chance(r, 0.5) ? '[' : '{"a":';
+        return Buffer.from(`{"metadata":${open.repeat(n)}1${(open === '[' ? ']' : '}').repeat(n)}}`);
+      }
+      return Buffer.from(Array.from({ length: int(r, 64) }, () => int(r, 256)));
     case 3: {
       // Duplicate keys: repeat a top-level member.
       const text = b.toString();
@@ -477,9 +486,8 @@ function mutateBytes(r: Rng, body: Buffer): Buffer {
       if (!m) return b;
       return Buffer.from(text.replace(/^\s*\{/, `{"${m[1]}":${pick(r, ['{}', '"dup"', 'null', '{"name":"dup"}'])},`));
     }
-    default:
-      return Buffer.from(Array.from({ length: int(r, 64) }, () => int(r, 256)));
   }
+  return b;
 }
 
 function mutate(r: Rng, req: FuzzRequest): FuzzRequest {
@@ -538,7 +546,13 @@ function mutate(r: Rng, req: FuzzRequest): FuzzRequest {
         } catch {
           parsed = undefined;
         }
-        req.body = Buffer.from(JSON.stringify(parsed === undefined ? randomValue(r) : mutateBodyValue(r, parsed)) ?? 'null');
+        try {
+          req.body = Buffer.from(JSON.stringify(parsed === undefined ? randomValue(r) : mutateBodyValue(r, parsed)) ?? 'null');
+        } catch {
+          // Too deep for this side's JSON.stringify: send it as text.
+          const n = 100_000;
+          req.body = Buffer.from(`{"metadata":{"name":"deep"},"data":${'['.repeat(n)}${']'.repeat(n)}}`);
+        }
         if ((req.headers['content-type'] ?? '').includes('yaml') && chance(r, 0.5)) {
           try {
             req.body = Buffer.from(YAML.stringify(JSON.parse(req.body.toString())));
@@ -713,7 +727,14 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
         if (i >= TOTAL) return;
         const r = mulberry32((SEED ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
         const req = baseRequest(r, pool);
-        if (chance(r, 0.75)) mutate(r, req);
+        if (chance(r, 0.75)) {
+          try {
+            mutate(r, req);
+          } catch (e) {
+            failures.push(`#${i}: the fuzzer itself failed to mutate: ${(e as Error).stack}`);
+            continue;
+          }
+        }
         if (boundWatches(req)) {
           while (watches.size >= MAX_WATCHES) await Promise.race(watches);
           const p = send(i, req).finally(() => watches.delete(p));
@@ -765,6 +786,8 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
       }
     };
     const cpu0 = process.cpuUsage();
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     try {
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
       await Promise.all(watches);
@@ -774,6 +797,8 @@ describe(`API fuzz (seed ${SEED})`, { timeout: 240_000 }, () => {
     }
     const secs = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    loop.disable();
+    t.diagnostic(`event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`);
     t.diagnostic(`process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${secs.toFixed(1)} s`);
     t.diagnostic(`${TOTAL} requests in ${secs.toFixed(1)} s (${(TOTAL / secs).toFixed(0)}/s); refused by the client: ${clientSide}; slowest ${maxMs.toFixed(0)} ms: ${slowest}`);
     t.diagnostic(`statuses: ${[...statusCounts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}`);

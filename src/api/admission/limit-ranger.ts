@@ -118,24 +118,16 @@ const aggregate = (errs: string[]) => {
 };
 
 export function limitRanger(access: RegistryAccess): AdmissionPlugin {
-  // A namespace found without LimitRanges is believed so for a second (creates of LimitRanges on this server clear it).
-  const rangeFree = new Map<string, number>();
   return {
     name: 'LimitRanger',
     async admit(a: AdmissionAttributes) {
-      if (a.namespace && a.kind.group === '' && a.kind.plural === 'limitranges') rangeFree.delete(a.namespace);
       if (a.operation !== 'CREATE' || a.subresource || !a.namespace || !a.object || a.kind.group !== '' || a.kind.custom) return;
       const isPod = a.kind.plural === 'pods';
       if (!isPod && a.kind.plural !== 'persistentvolumeclaims') return;
       const kind = access.catalog().byPlural('', 'v1', 'limitranges');
       if (!kind) return;
-      const free = rangeFree.get(a.namespace);
-      if (free !== undefined && Date.now() - free < 1000) return;
       const ranges = (await access.registry().list(kind, a.namespace)).items.sort((x, y) => (x.metadata.name! < y.metadata.name! ? -1 : 1));
-      if (ranges.length === 0) {
-        rangeFree.set(a.namespace, Date.now());
-        return;
-      }
+      if (ranges.length === 0) return;
       const obj = a.object;
       const errs: string[] = [];
       if (isPod) {

@@ -36,19 +36,13 @@ export interface RegistryAccess {
 }
 
 const MAX_RETRIES = 10;
-/** A namespace found without quotas is believed quota-free this long (creates of quotas on this server clear it). */
-const NO_QUOTA_TTL_MS = 1000;
 
 export function resourceQuotaAdmission(access: RegistryAccess): AdmissionPlugin {
-  const quotaFree = new Map<string, number>();
   const quotaKind = (): KindDefinition => access.catalog().byPlural('', 'v1', 'resourcequotas')!;
 
   const listQuotas = async (ns: string): Promise<KubeObject[]> => {
-    const at = quotaFree.get(ns);
-    if (at !== undefined && Date.now() - at < NO_QUOTA_TTL_MS) return [];
+    // Read from the store on every request: a cache could miss a quota created a moment ago.
     const items = (await access.registry().list(quotaKind(), ns)).items;
-    if (items.length === 0) quotaFree.set(ns, Date.now());
-    else quotaFree.delete(ns);
     return items.sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1));
   };
 
@@ -58,7 +52,6 @@ export function resourceQuotaAdmission(access: RegistryAccess): AdmissionPlugin 
     name: 'ResourceQuota',
     async admit(a) {
       if (!a.namespace || a.subresource) return;
-      if (a.kind.group === '' && a.kind.plural === 'resourcequotas' && a.operation === 'CREATE') quotaFree.delete(a.namespace);
       if (a.operation === 'DELETE' || !a.object) return;
       const r: ResourceId = { group: a.kind.group, plural: a.kind.plural };
       let delta = usageOf(r, a.object);
@@ -112,10 +105,7 @@ export function resourceQuotaAdmission(access: RegistryAccess): AdmissionPlugin 
           await writeAll(access, quotaKind(), updates, done);
           return;
         } catch (e) {
-          if (e instanceof ApiError && e.code === 409 && attempt < MAX_RETRIES) {
-            quotaFree.delete(a.namespace);
-            continue;
-          }
+          if (e instanceof ApiError && e.code === 409 && attempt < MAX_RETRIES) continue;
           if (e instanceof ApiError && e.code === 409) throw ApiError.internal('resource quota evaluation timed out');
           throw e;
         }
