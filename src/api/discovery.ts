@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { ALL_VERBS, type KindDefinition } from '../kinds/types.js';
 import type { KindCatalog } from '../registry/kind-catalog.js';
 import type { ActionSubresources } from './action-subresources.js';
+import { acceptedAs } from './accept.js';
 
 function storageVersionHash(k: KindDefinition): string {
   return createHash('sha256')
@@ -134,18 +135,6 @@ export function aggregatedDiscovery(catalog: KindCatalog, legacy: boolean, apiVe
 
 /** Which aggregated discovery version an Accept header asks for, if any. */
 export function wantsAggregated(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
-  if (!accept) return undefined;
-  for (const part of accept.split(',')) {
-    const params = new Map(
-      part
-        .split(';')
-        .slice(1)
-        .map((p) => p.trim().split('=') as [string, string]),
-    );
-    if (params.get('g') === 'apidiscovery.k8s.io' && params.get('as') === 'APIGroupDiscoveryList') {
-      const v = params.get('v');
-      if (v === 'v2' || v === 'v2beta1') return v;
-    }
-  }
-  return undefined;
+  const v = acceptedAs(accept, 'APIGroupDiscoveryList', 'apidiscovery.k8s.io');
+  return v === 'v2' || v === 'v2beta1' ? v : undefined;
 }

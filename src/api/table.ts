@@ -5,22 +5,15 @@
 import type { KindDefinition, TableColumn } from '../kinds/types.js';
 import { defaultColumns } from '../kinds/printing.js';
 import type { KubeObject } from '../util/object.js';
+import { acceptedAs } from './accept.js';
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
 /** Whether an Accept header asks for a Table (any version kubectl sends). */
 export function wantsTable(accept: string | undefined): 'v1' | 'v1beta1' | undefined {
-  if (!accept) return undefined;
-  for (const part of accept.split(',')) {
-    const params = new Map(
-      part
-        .split(';')
-        .slice(1)
-        .map((p) => p.trim().split('=') as [string, string]),
-    );
-    if (params.get('as') === 'Table' && params.get('g') === 'meta.k8s.io') return params.get('v') === 'v1beta1' ? 'v1beta1' : 'v1';
-  }
-  return undefined;
+  const v = acceptedAs(accept, 'Table', 'meta.k8s.io');
+  if (v === undefined) return undefined;
+  return v === 'v1beta1' ? 'v1beta1' : 'v1';
 }
 
 export function columnsFor(kind: KindDefinition): TableColumn[] {

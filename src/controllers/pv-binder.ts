@@ -143,6 +143,8 @@ export const pvBinderController: ControllerSpec = {
     const recorder = ctx.recorder('persistentvolume-controller');
     /** Volumes this worker bound and the cache may not show yet: pv name → claim key. */
     const assumed = new Map<string, string>();
+    /** UIDs of volumes whose storage the provisioner already deleted. */
+    const reclaimed = new Set<string>();
 
     const taken = (pv: KubeObject) => {
       const a = assumed.get(pv.metadata.name!);
@@ -344,7 +346,6 @@ export const pvBinderController: ControllerSpec = {
         }
         return;
       }
-      if (c === undefined && assumed.get(name) === refKey(ref)) return; // bound just now; the claim cache lags
       // The claim is gone: release and reclaim.
       let vol = pv;
       if (phaseOf(vol) !== 'Released' && phaseOf(vol) !== 'Failed') vol = await setPhase(vol, 'Released');
@@ -365,12 +366,16 @@ export const pvBinderController: ControllerSpec = {
         await setPhase(vol, 'Failed', msg);
         return;
       }
+      // A stale cache may bring a volume back once more after it was reclaimed.
+      if (reclaimed.has(vol.metadata.uid!)) return;
       try {
         await prov.delete(vol);
       } catch (e) {
         recorder.event(vol, 'Warning', 'VolumeFailedDelete', (e as Error).message);
         throw e;
       }
+      reclaimed.add(vol.metadata.uid!);
+      if (reclaimed.size > 10_000) reclaimed.delete(reclaimed.values().next().value!);
       try {
         await pvs.delete(name, { preconditions: { uid: vol.metadata.uid } });
       } catch (e) {
@@ -385,6 +390,7 @@ export const pvBinderController: ControllerSpec = {
       } catch (e) {
         // A stale cache: the informer event brings the key back with fresh state.
         if (isConflict(e)) return { requeueAfterMs: 100 };
+        if (isNotFound(e)) return;
         throw e;
       }
     };
