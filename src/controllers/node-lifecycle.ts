@@ -108,7 +108,8 @@ export const nodeLifecycleController: ControllerSpec = {
         // 1. Silent too long: conditions to Unknown, pods not ready.
         if (now - probe.observed >= grace && ready?.status !== 'Unknown') {
           await markUnknown(node, !ready);
-          return { requeueAfterMs: 0 };
+          // The cache catches up through the watch; look again shortly (never a hot loop).
+          return { requeueAfterMs: Math.min(period, 200) };
         }
         // 2. Taints follow the Ready condition and spec.unschedulable.
         await syncTaints(node);

@@ -46,7 +46,7 @@ describe('node lifecycle', () => {
     await c.client.resource(PODS).create(on0('short', [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 1 }]));
     await c.client.resource(PODS).create(on0('long'));
     await c.client.resource(PODS).create(on0('forever', [{ operator: 'Exists' }]));
-    await c.client.resource(PODS).create(on0('intolerant', [{ key: 'other', operator: 'Exists', effect: 'NoExecute' }, { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' }]));
+    await c.client.resource(PODS).create(on0('intolerant', [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 0 }]));
     for (const n of ['short', 'long', 'forever', 'intolerant'])
       await until(`${n} ready`, async () => conditionOf(await c.client.resource(PODS).get(n, 'default'), 'Ready')?.status === 'True');
 
