@@ -20,6 +20,7 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, legacyApi
 import { ApiError } from './errors.js';
 import { parseRequestInfo, type RequestInfo, type ResourceRequest } from './request-info.js';
 import { ResourceHandler } from './resource-handler.js';
+import { NamespaceCache } from './namespace-cache.js';
 import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
 import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
 import { versionInfo } from './version.js';
@@ -56,6 +57,8 @@ export class ApiServer {
   readonly metrics = new MetricsRegistry();
   readonly log: Logger;
   private readonly resources: ResourceHandler;
+  /** Namespaces for admission; start() fills it. */
+  readonly namespaces: NamespaceCache;
   private readonly actions: ActionSubresources;
   private readonly openapi: OpenApiSource;
   private readonly store: Store;
@@ -70,15 +73,7 @@ export class ApiServer {
     this.store = opts.store;
     this.log = opts.logger ?? new Logger('apiserver');
     this.catalog = new KindCatalog(opts.kinds);
-    const getNamespace = async (name: string) => {
-      const nsKind = this.catalog.byPlural('', 'v1', 'namespaces')!;
-      try {
-        return await this.registry.get(nsKind, undefined, name);
-      } catch (e) {
-        if (e instanceof ApiError && e.code === 404) return null;
-        throw e;
-      }
-    };
+    const getNamespace = (name: string) => this.namespaces.get(name);
     const registryAccess = { registry: () => this.registry, catalog: () => this.catalog };
     this.registry = new GenericRegistry(
       opts.store,
@@ -94,6 +89,7 @@ export class ApiServer {
       ],
       new Map([['/services', new ServiceAllocation(opts.store, opts.serviceCidr)]]),
     );
+    this.namespaces = new NamespaceCache(opts.store, this.registry, this.catalog.byPlural('', 'v1', 'namespaces')!);
     this.watches = new WatchService(opts.store, this.registry, { ...defaultWatchSettings, ...opts.watch });
     this.actions = new ActionSubresources(opts.actions);
     this.resources = new ResourceHandler(this.catalog, this.registry, this.watches, this.actions);

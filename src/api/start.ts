@@ -129,6 +129,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const kubeconfigPath = join(cfg.dataDir, 'admin.kubeconfig');
     await writeKubeconfig(kubeconfigPath, { server: url, caPem: pki.ca.certPem, clientCertPem: pki.admin.certPem, clientKeyPem: pki.admin.keyPem });
     await bootstrapNamespaces(api);
+    await api.namespaces.start();
     const advertiseIP = (cfg.advertise ?? []).find((a) => isIP(a) === 4) ?? (isIP(clientHost) === 4 ? clientHost : '127.0.0.1');
     await bootstrapKubernetesService(api, { ip: advertiseIP, port: addr.port });
     crds = new CrdServing(api, log.child('crd'));
@@ -175,6 +176,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         await simulator?.stop();
         await front?.close();
         await controllers?.stop();
+        api.namespaces.stop();
         crds?.stop();
         await compactor?.stop();
         await store.close();

@@ -27,9 +27,10 @@ import { endpointSliceController, endpointSliceMirroringController } from './end
 import { serviceLBController } from './service-lb.js';
 import { resourceQuotaController } from './resourcequota.js';
 import { pvBinderController } from './pv-binder.js';
+import { clusterRoleAggregationController } from './clusterrole-aggregation.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, clusterRoleAggregationController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

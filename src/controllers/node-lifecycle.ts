@@ -214,21 +214,23 @@ export const nodeLifecycleController: ControllerSpec = {
         }
         const wait = due - Date.now();
         if (wait > 0) return { requeueAfterMs: wait };
-        evictionRecorder.event(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${key}`);
+        // The status write returns the version the delete is pinned to, so a reconcile working
+        // from a cache that has not seen this deletion yet cannot delete the pod a second time.
+        const np = structuredClone(pod);
+        const st = (np.status ??= {}) as { conditions?: Condition[] };
+        const conds = (st.conditions ??= []).filter((c) => c.type !== 'DisruptionTarget');
+        conds.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastTransitionTime: rfc3339() });
+        st.conditions = conds;
+        let rv: string | undefined;
         try {
-          const np = structuredClone(pod);
-          const st = (np.status ??= {}) as { conditions?: Condition[] };
-          const conds = (st.conditions ??= []).filter((c) => c.type !== 'DisruptionTarget');
-          conds.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastTransitionTime: rfc3339() });
-          st.conditions = conds;
-          await pods.updateStatus(np).catch((e) => {
-            if (!isConflict(e)) throw e;
-          });
-          await pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, preconditions: { uid: pod.metadata.uid } });
+          rv = (await pods.updateStatus(np)).metadata.resourceVersion;
+          await pods.delete(pod.metadata.name!, { namespace: pod.metadata.namespace, preconditions: { uid: pod.metadata.uid, resourceVersion: rv } });
         } catch (e) {
-          if (isNotFound(e) || isConflict(e)) return;
+          if (isNotFound(e)) return;
+          if (isConflict(e)) return { requeueAfterMs: 200 };
           throw e;
         }
+        evictionRecorder.event(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${key}`);
       },
     });
     // A node's NoExecute taints changing re-checks its pods.

@@ -23,3 +23,12 @@ export function decodeObject(kind: KindDefinition, kv: KeyValue): KubeObject {
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;
 }
+
+/**
+ * The object just written, as a read would return it, without parsing the stored bytes again:
+ * `obj` is what encodeObject was given and `kv` what the store answered.
+ */
+export function writtenObject(kind: KindDefinition, obj: KubeObject, kv: KeyValue): KubeObject {
+  const { selfLink: _sl, ...meta } = obj.metadata;
+  return { ...obj, apiVersion: apiVersionOf(kind), kind: kind.kind, metadata: { ...meta, resourceVersion: String(kv.modRevision) } };
+}

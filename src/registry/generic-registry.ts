@@ -9,7 +9,7 @@ import type { KindDefinition, StrategyContext } from '../kinds/types.js';
 import { CompactedError, ConflictError, FutureRevisionError, KeyExistsError, KeyNotFoundError, StoreUnavailableError } from '../store/errors.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { deepClone, deepEqual, isPlainObject, type KubeObject } from '../util/object.js';
-import { decodeObject, encodeObject } from './codec.js';
+import { decodeObject, encodeObject, writtenObject } from './codec.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { FieldError } from './field-errors.js';
 import type { AdmissionPlugin, Operation, PatchEngine, SchemaChecks, StorageHooks, WriteContext } from './hooks.js';
@@ -162,7 +162,7 @@ export class GenericRegistry {
     }
     try {
       const kv = await this.storeCall(() => this.store.create(objectKey(kind, ns, obj.metadata.name!), encodeObject(kind, obj)));
-      return decodeObject(kind, kv);
+      return writtenObject(kind, obj, kv);
     } catch (e) {
       await undo?.();
       if (e instanceof KeyExistsError) throw ApiError.alreadyExists(groupResource(kind), obj.metadata.name!);
@@ -390,7 +390,7 @@ export class GenericRegistry {
       throw e;
     }
     await hooks?.afterWrite(next, current);
-    return decodeObject(kind, updated);
+    return writtenObject(kind, next, updated);
   }
 
   // ---- pieces ----
