@@ -4,7 +4,7 @@
  * streams, `Warning` headers).
  */
 import { type KindDefinition, apiVersionOf } from '../kinds/types.js';
-import { type DeleteOptions, GenericRegistry, type ListOptions, type PatchType, groupResource } from '../registry/generic-registry.js';
+import { type DeleteOptions, GenericRegistry, type ListOptions, type ListPage, type PatchType, groupResource } from '../registry/generic-registry.js';
 import type { WriteContext } from '../registry/hooks.js';
 import type { KindCatalog } from '../registry/kind-catalog.js';
 import type { WatchService } from '../registry/watch.js';
@@ -121,13 +121,21 @@ export class ResourceHandler {
   }
 
   private async list(req: ApiRequest, kind: KindDefinition, ns: string | undefined): Promise<ApiResponse> {
-    const list = await this.registry.list(kind, ns, this.listOptions(req));
-    const meta: Record<string, unknown> = { resourceVersion: list.resourceVersion };
-    if (list.continue) meta.continue = list.continue;
-    if (list.remainingItemCount !== undefined) meta.remainingItemCount = list.remainingItemCount;
+    const listMeta = (l: ListPage<unknown>) => {
+      const meta: Record<string, unknown> = { resourceVersion: l.resourceVersion };
+      if (l.continue) meta.continue = l.continue;
+      if (l.remainingItemCount !== undefined) meta.remainingItemCount = l.remainingItemCount;
+      return meta;
+    };
     const table = wantsTable(req.headers.accept);
-    if (table) return { status: 200, body: toTable(kind, list.items, meta, { version: table, include: includeObject(req) }) };
-    return { status: 200, body: this.listObject(kind, list.items, meta) };
+    if (table) {
+      const list = await this.registry.list(kind, ns, this.listOptions(req));
+      return { status: 200, body: toTable(kind, list.items, listMeta(list), { version: table, include: includeObject(req) }) };
+    }
+    // Plain lists are assembled from the stored JSON text: large lists cost no parse/stringify.
+    const list = await this.registry.listJson(kind, ns, this.listOptions(req));
+    const head = JSON.stringify({ kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata: listMeta(list) });
+    return { status: 200, contentType: 'application/json', raw: `${head.slice(0, -1)},"items":[${list.items.join(',')}]}` };
   }
 
   private listObject(kind: KindDefinition, items: KubeObject[], meta: Record<string, unknown>) {

@@ -11,8 +11,26 @@ const decoder = new TextDecoder();
 
 export function encodeObject(kind: KindDefinition, obj: KubeObject): Uint8Array {
   const { resourceVersion: _rv, selfLink: _sl, ...meta } = obj.metadata;
+  const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = obj;
   const storageApiVersion = kind.group ? `${kind.group}/${kind.storageVersion ?? kind.version}` : kind.storageVersion ?? kind.version;
-  return encoder.encode(JSON.stringify({ ...obj, apiVersion: storageApiVersion, kind: kind.kind, metadata: meta }));
+  // apiVersion, kind, metadata first: rawServedJson relies on that order.
+  return encoder.encode(JSON.stringify({ apiVersion: storageApiVersion, kind: kind.kind, metadata: meta, ...rest }));
+}
+
+const HEAD = /^\{"apiVersion":"[^"\\]*","kind":"[^"\\]*","metadata":\{/;
+
+/**
+ * A stored object as JSON text ready to serve, without parsing it: the stored text with its
+ * apiVersion (the served version) and resourceVersion spliced in. Undefined when the stored text
+ * is not in the expected shape (then decode it).
+ */
+export function rawServedJson(kind: KindDefinition, kv: KeyValue): string | undefined {
+  const text = decoder.decode(kv.value);
+  const m = HEAD.exec(text);
+  if (!m) return undefined;
+  const rest = text.slice(m[0].length);
+  const rv = `"resourceVersion":${JSON.stringify(String(kv.modRevision))}`;
+  return `{"apiVersion":${JSON.stringify(apiVersionOf(kind))},"kind":${JSON.stringify(kind.kind)},"metadata":{${rv}${rest.startsWith('}') ? '' : ','}${rest}`;
 }
 
 /** Decodes a stored object as served at `kind`'s version (CRD conversion strategy None: only apiVersion changes). */

@@ -9,7 +9,7 @@ import type { KindDefinition, StrategyContext } from '../kinds/types.js';
 import { CompactedError, ConflictError, FutureRevisionError, KeyExistsError, KeyNotFoundError, StoreUnavailableError } from '../store/errors.js';
 import type { KeyValue, Store } from '../store/types.js';
 import { deepClone, deepEqual, isPlainObject, type KubeObject } from '../util/object.js';
-import { decodeObject, encodeObject, writtenObject } from './codec.js';
+import { decodeObject, encodeObject, rawServedJson, writtenObject } from './codec.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { FieldError } from './field-errors.js';
 import type { AdmissionPlugin, Operation, PatchEngine, SchemaChecks, StorageHooks, WriteContext } from './hooks.js';
@@ -26,12 +26,14 @@ export interface ListOptions {
   resourceVersionMatch?: string;
 }
 
-export interface ObjectList {
-  items: KubeObject[];
+export interface ListPage<T> {
+  items: T[];
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;
 }
+
+export type ObjectList = ListPage<KubeObject>;
 
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -76,6 +78,28 @@ export class GenericRegistry {
 
   async list(kind: KindDefinition, ns: string | undefined, opts: ListOptions = {}): Promise<ObjectList> {
     const selectors = compileSelectors(kind, opts.labelSelector, opts.fieldSelector);
+    const page = await this.listPage(kind, ns, opts, selectors.empty, (kv) => {
+      const obj = decodeObject(kind, kv);
+      return selectors.matches(obj) ? obj : undefined;
+    });
+    return { ...page, items: page.items };
+  }
+
+  /**
+   * The same list with each item as served JSON text: items are spliced from the stored bytes
+   * without a parse/stringify round trip unless a selector has to look inside them (large lists).
+   */
+  async listJson(kind: KindDefinition, ns: string | undefined, opts: ListOptions = {}): Promise<ListPage<string>> {
+    const selectors = compileSelectors(kind, opts.labelSelector, opts.fieldSelector);
+    return this.listPage(kind, ns, opts, selectors.empty, (kv) => {
+      if (selectors.empty) return rawServedJson(kind, kv) ?? JSON.stringify(decodeObject(kind, kv));
+      const obj = decodeObject(kind, kv);
+      return selectors.matches(obj) ? JSON.stringify(obj) : undefined;
+    });
+  }
+
+  /** One page of a list; `take` turns a stored item into a result, or undefined when filtered out. */
+  private async listPage<T>(kind: KindDefinition, ns: string | undefined, opts: ListOptions, unfiltered: boolean, take: (kv: KeyValue) => T | undefined): Promise<ListPage<T>> {
     const prefix = listPrefix(kind, ns);
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
     let revision: number | undefined;
@@ -89,35 +113,35 @@ export class GenericRegistry {
       if (opts.resourceVersionMatch === 'Exact') revision = rv;
       else await this.waitForRevision(rv);
     }
-    const items: KubeObject[] = [];
+    const items: T[] = [];
     let more = false;
     let remaining: number | undefined;
     let listRevision = 0;
     // With a selector, pages are filled by reading further chunks, as upstream does.
     for (;;) {
-      const chunk = limit ? Math.max(limit - items.length, selectors.empty ? 0 : 500) : undefined;
+      const chunk = limit ? Math.max(limit - items.length, unfiltered ? 0 : 500) : undefined;
       const res = await this.storeCall(() => this.store.list(prefix, { revision, limit: chunk, startKey }), (e) => this.expired(e, !!opts.continue));
       listRevision = res.revision;
       revision = res.revision;
       let lastKey: string | undefined;
       for (const kv of res.items) {
         lastKey = kv.key;
-        const obj = decodeObject(kind, kv);
-        if (!selectors.matches(obj)) continue;
-        items.push(obj);
+        const item = take(kv);
+        if (item === undefined) continue;
+        items.push(item);
         if (limit && items.length >= limit) break;
       }
       const cutInsideChunk = lastKey !== undefined && lastKey !== res.items[res.items.length - 1]?.key;
       if (limit && items.length >= limit && (res.more || cutInsideChunk)) {
         more = true;
         startKey = lastKey + '\x00';
-        if (selectors.empty && res.remaining !== undefined) remaining = res.remaining;
+        if (unfiltered && res.remaining !== undefined) remaining = res.remaining;
         break;
       }
       if (!res.more || !limit) break;
       startKey = (lastKey ?? startKey) + '\x00';
     }
-    const out: ObjectList = { items, resourceVersion: String(listRevision) };
+    const out: ListPage<T> = { items, resourceVersion: String(listRevision) };
     if (more && startKey) {
       out.continue = encodeContinue({ revision: listRevision, start: startKey.slice(prefix.length) });
       if (remaining !== undefined) out.remainingItemCount = remaining;
