@@ -24,6 +24,8 @@ import { NamespaceCache } from './namespace-cache.js';
 import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
 import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
 import { versionInfo } from './version.js';
+import { type VirtualResource, VirtualResources } from './virtual-resources.js';
+import type { RequestAccess } from './authz/access.js';
 
 /** Serves /openapi/v3 documents; built by the schema layer. */
 export interface OpenApiSource {
@@ -45,6 +47,10 @@ export interface ApiServerOptions {
   actions?: ActionSubresource[];
   /** Cluster IPs for Services come from here (default 10.96.0.0/12). */
   serviceCidr?: string;
+  /** Create-only resources with no storage (access reviews), listed in discovery. */
+  virtual?: VirtualResource[];
+  /** Impersonation and authorization of every request (none: every authenticated user may do everything). */
+  access?: RequestAccess;
   logger?: Logger;
 }
 
@@ -60,6 +66,8 @@ export class ApiServer {
   /** Namespaces for admission; start() fills it. */
   readonly namespaces: NamespaceCache;
   private readonly actions: ActionSubresources;
+  private readonly virtual: VirtualResources;
+  private readonly access?: RequestAccess;
   private readonly openapi: OpenApiSource;
   private readonly store: Store;
   private inflight = 0;
@@ -72,7 +80,9 @@ export class ApiServer {
   constructor(opts: ApiServerOptions) {
     this.store = opts.store;
     this.log = opts.logger ?? new Logger('apiserver');
-    this.catalog = new KindCatalog(opts.kinds);
+    this.virtual = new VirtualResources(opts.virtual);
+    this.access = opts.access;
+    this.catalog = new KindCatalog([...opts.kinds, ...this.virtual.kinds()]);
     const getNamespace = (name: string) => this.namespaces.get(name);
     const registryAccess = { registry: () => this.registry, catalog: () => this.catalog };
     this.registry = new GenericRegistry(
@@ -116,7 +126,11 @@ export class ApiServer {
     this.inflight++;
     try {
       if (!req.user && !PUBLIC_PATHS.has(req.path)) throw ApiError.unauthorized();
-      res = info.kind === 'resource' ? await this.resources.handle(req, info) : await this.nonResource(req);
+      // Impersonation and authorization; handlers then see the user the request acts as.
+      if (this.access) req = { ...req, user: await this.access.admit(req, info) };
+      const virtual = info.kind === 'resource' ? this.virtual.get(info) : undefined;
+      if (virtual) res = await this.virtual.serve(virtual, req, info as ResourceRequest);
+      else res = info.kind === 'resource' ? await this.resources.handle(req, info) : await this.nonResource(req);
     } catch (e) {
       res = this.errorResponse(e, req, info.kind === 'resource' ? info : undefined);
     } finally {

@@ -134,6 +134,7 @@ export class HttpsFront {
         query: url.searchParams,
         headers,
         user: user ?? undefined,
+        remoteAddress: req.socket.remoteAddress,
         signal: abort.signal,
       };
       if (!user && (rejected || headers.authorization)) {
@@ -168,7 +169,7 @@ export class HttpsFront {
   }
 
   private async write(res: ServerResponse, out: ApiResponse, req: ApiRequest) {
-    const headers: Record<string, string | string[]> = { 'cache-control': 'no-cache, private', ...(out.headers ?? {}) };
+    const headers: Record<string, string | string[]> = { 'cache-control': 'no-cache, private', ...wireHeaders(out.headers) };
     if (isStream(out)) {
       headers['content-type'] ??= 'application/json';
       res.writeHead(out.status, headers);
@@ -205,6 +206,25 @@ function watchLine(ev: unknown): Buffer | string {
   let line = watchLines.get(ev);
   if (!line) watchLines.set(ev, (line = Buffer.from(JSON.stringify(ev) + '\n')));
   return line;
+}
+
+/**
+ * Header values as Go's server writes them: line breaks become spaces and text goes out as its
+ * UTF-8 bytes (a Warning naming an unknown field "🦄" is legal there; node:http would throw on
+ * characters above U+00FF, so they are handed over as the latin1 view of their UTF-8 bytes).
+ */
+function wireHeaders(h: ApiResponse['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const clean = (v: string) => {
+    if (!/[^\t\x20-\x7e]/.test(v)) return v;
+    // eslint-disable-next-line no-control-regex
+    return Buffer.from(v.replace(/[\x00-\x08\x0a-\x1f\x7f]+/g, ' '), 'utf8').toString('latin1');
+  };
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map((x) => clean(String(x))) : clean(String(v));
+  }
+  return out;
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string | undefined> {

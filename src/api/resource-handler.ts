@@ -301,7 +301,8 @@ function includeObject(req: ApiRequest): IncludeObject {
 }
 
 function parseNonNegativeInt(v: string, name: string): number {
-  if (!/^[0-9]+$/.test(v)) throw ApiError.badRequest(`${name}: Invalid value: ${JSON.stringify(v)}: must be a non-negative integer`);
+  // Beyond 2^53 the value is not exact here (and beyond 2^63 upstream's int64 parse fails): 400.
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(Number(v))) throw ApiError.badRequest(`${name}: Invalid value: ${JSON.stringify(v)}: must be a non-negative integer`);
   return Number(v);
 }
 

@@ -30,6 +30,13 @@ import { schemaChecks } from './schema-checks.js';
 import { serviceAccountAuthenticator, tokenRequestHandler, TokenIssuer } from './serviceaccount-tokens.js';
 import { createPodBinding, createPodEviction } from './pod-subresources.js';
 import type { ApiHandler } from './types.js';
+import { AuditLog, type AuditLevel } from './audit.js';
+import { AccessControl } from './authz/access.js';
+import { bootstrapRbac } from './authz/bootstrap-policy.js';
+import { rbacEscalationAdmission } from './authz/escalation.js';
+import { RbacAuthorizer } from './authz/rbac.js';
+import { reviewResources } from './authz/reviews.js';
+import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -54,6 +61,12 @@ export interface ServerConfig {
   simulator?: SimulatorOptions & AddNodesOptions;
   watch?: Partial<WatchSettings>;
   logger?: Logger;
+  /** The audit log: a file (default DATA/audit.log), '-' for stderr, false for none. */
+  auditLog?: string | false;
+  /** Audit level (default Metadata: no bodies). */
+  auditLevel?: AuditLevel;
+  /** Encryption-at-rest keys (default DATA/encryption.json, created on first start). */
+  encryptionConfig?: string;
 }
 
 export interface RunningServer {
@@ -79,10 +92,15 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   // asks the store for progress that often.
   const bookmarkMs = cfg.watch?.bookmarkIntervalMs;
   const progressIntervalMs = bookmarkMs !== undefined && bookmarkMs < 5000 ? Math.max(bookmarkMs, 50) : undefined;
-  const store =
+  // Read the encryption keys before opening the store: a bad key file stops the start cleanly.
+  const encryption = cfg.encryptionConfig ? await readEncryptionConfig(cfg.encryptionConfig) : await ensureEncryptionConfig(cfg.dataDir);
+  const rawStore =
     cfg.store === 'etcd'
       ? await openStore({ backend: 'etcd', endpoints: cfg.etcdEndpoints ?? ['http://127.0.0.1:2379'], prefix: cfg.etcdPrefix, progressIntervalMs })
       : await openStore({ backend: 'sqlite', path: join(cfg.dataDir, 'cairn.db'), progressIntervalMs });
+  const store = new EncryptingStore(rawStore, encryption);
+  let rbac: RbacAuthorizer | undefined;
+  let audit: AuditLog | undefined;
   let front: HttpsFront | undefined;
   let compactor: Compactor | undefined;
   let crds: CrdServing | undefined;
@@ -92,6 +110,9 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.advertise ?? [])]));
     const schemas = new SchemaCatalog();
     const tokens = new TokenIssuer(pki.serviceAccountKeyPem);
+    // RBAC reads roles and bindings through informers over the in-process transport.
+    const authz = new RbacAuthorizer(new Client(new InProcessTransport((r) => api.handle(r), SYSTEM_USER)));
+    rbac = authz;
     const api: ApiServer = new ApiServer({
       store,
       kinds: builtinKinds(),
@@ -108,8 +129,17 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         { resource: '/pods', name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', handler: createPodEviction },
         { resource: '/serviceaccounts', name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', handler: tokenRequestHandler(tokens, () => api.catalog) },
       ],
+      virtual: reviewResources(authz),
+      access: new AccessControl(authz),
+      admission: [rbacEscalationAdmission(() => authz)],
       logger: log,
     });
+    const rewritten = await store.rewriteStale();
+    if (rewritten) log.info('re-encrypted stored values with the current key', { count: rewritten });
+    await bootstrapRbac(api, SYSTEM_USER);
+    authz.start();
+    await authz.waitForSync();
+    if (cfg.auditLog !== false) audit = new AuditLog({ path: cfg.auditLog ?? join(cfg.dataDir, 'audit.log'), level: cfg.auditLevel });
     const authenticators: Authenticator[] = [clientCertAuthenticator];
     if (cfg.tokenFile) authenticators.push(tokenFileAuthenticator(cfg.tokenFile));
     authenticators.push(serviceAccountAuthenticator(tokens, api.registry, api.catalog));
@@ -120,7 +150,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       keyPem: pki.server.keyPem,
       caPem: pki.ca.certPem,
       authenticators,
-      handler: api.handle,
+      handler: audit ? audit.wrap(api.handle) : api.handle,
       logger: log,
     });
     const addr = await front.listen();
@@ -176,6 +206,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         await simulator?.stop();
         await front?.close();
         await controllers?.stop();
+        await rbac?.stop();
+        await audit?.close();
         api.namespaces.stop();
         crds?.stop();
         await compactor?.stop();
@@ -188,6 +220,8 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     await simulator?.stop().catch(() => {});
     await front?.close().catch(() => {});
     await controllers?.stop().catch(() => {});
+    await rbac?.stop().catch(() => {});
+    await audit?.close().catch(() => {});
     crds?.stop();
     await compactor?.stop().catch(() => {});
     await store.close().catch(() => {});

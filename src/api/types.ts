@@ -21,6 +21,8 @@ export interface ApiRequest {
   body?: Buffer;
   /** The authenticated user; the in-process transport sets it, the HTTPS front sets it after authentication. */
   user?: UserInfo;
+  /** The client's address (HTTPS front only), for the audit log. */
+  remoteAddress?: string;
   /** Aborted when the client goes away or the server shuts down (ends watches). */
   signal: AbortSignal;
 }

@@ -7,6 +7,9 @@ import { CliError } from './errors.js';
 import { serverCommand } from './commands/server.js';
 import { controllersCommand } from './commands/controllers.js';
 import { versionCommand } from './commands/version.js';
+import { userCommand } from './commands/user.js';
+import { encryptionCommand } from './commands/encryption.js';
+import { simCommand } from './commands/sim.js';
 
 export interface Command {
   name: string;
@@ -16,7 +19,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [serverCommand, controllersCommand, versionCommand];
+const commands: Command[] = [serverCommand, controllersCommand, simCommand, versionCommand, userCommand, encryptionCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

@@ -4,7 +4,7 @@
  * match (in name order, duplicates dropped). Any ClusterRole change re-checks every aggregated
  * one, so chains (view -> edit -> admin) settle.
  */
-import type { ResourceRef } from '../client/index.js';
+import { reasonOf, type ResourceRef } from '../client/index.js';
 import { type LabelSelector, labelSelectorAsSelector } from '../kinds/label-selector.js';
 import type { KubeObject } from '../util/object.js';
 import { type ControllerSpec, simpleController } from './context.js';
@@ -20,6 +20,7 @@ export const clusterRoleAggregationController: ControllerSpec = {
     const { controller, queue } = simpleController(ctx, {
       name: 'clusterrole-aggregation',
       primary: roles,
+      workers: 1,
       reconcile: async (name) => {
         const role = roles.store.getByName(name);
         const selectors = role?.aggregationRule?.clusterRoleSelectors;
@@ -41,7 +42,13 @@ export const clusterRoleAggregationController: ControllerSpec = {
         if (JSON.stringify(role.rules ?? []) === JSON.stringify(rules)) return;
         const next = structuredClone(role) as ClusterRole;
         next.rules = rules;
-        await ctx.client.resource<ClusterRole>(CLUSTERROLES).update(next);
+        try {
+          await ctx.client.resource<ClusterRole>(CLUSTERROLES).update(next);
+        } catch (e) {
+          // The cache is behind a write it has not seen yet: its event brings this role back.
+          if (reasonOf(e) === 'Conflict') return { requeueAfterMs: 100 };
+          throw e;
+        }
       },
     });
     // Any ClusterRole's labels or rules may feed an aggregated one: re-check all of them.

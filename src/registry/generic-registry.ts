@@ -285,8 +285,8 @@ export class GenericRegistry {
       const kv = await this.storeCall(() => this.store.get(key));
       if (!kv) throw ApiError.notFound(groupResource(kind), name);
       const next = decodeObject(kind, kv);
+      // As upstream's BindingREST (a GuaranteedUpdate below the field manager): managedFields stay as they are.
       mutate(next);
-      this.patches.updateManagedFields(kind, decodeObject(kind, kv), next, { manager: ctx.fieldManager, now: ctx.now, subresource: ctx.subresource });
       if (ctx.dryRun) return next;
       try {
         return decodeObject(kind, await this.storeCall(() => this.store.update(key, encodeObject(kind, next), kv.modRevision)));

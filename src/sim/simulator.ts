@@ -59,6 +59,11 @@ export interface SimulatorOptions {
   nodeStatusReportIntervalMs?: number;
   /** In-flight API writes (default 32). */
   concurrency?: number;
+  /**
+   * A node still without spec.podCIDR this long after registering (the cluster CIDR is used up:
+   * a /16 holds 256 nodes) gives its pods addresses from 100.64.0.0/10 instead (default 10 s).
+   */
+  podCidrWaitMs?: number;
 }
 
 export interface NodeShape {
@@ -90,6 +95,7 @@ interface SimNode {
   usedIPs: Set<number>;
   nextIP: number;
   bootID: string;
+  registeredAt: number;
 }
 
 type Task = () => Promise<void>;
@@ -128,6 +134,7 @@ export class Simulator {
       nodeStatusCheckIntervalMs: opts.nodeStatusCheckIntervalMs ?? 10_000,
       nodeStatusReportIntervalMs: opts.nodeStatusReportIntervalMs ?? 300_000,
       concurrency: opts.concurrency ?? 32,
+      podCidrWaitMs: opts.podCidrWaitMs ?? 10_000,
     };
     this.factory = new SharedInformerFactory(client, { logger: this.log });
     this.pods = this.factory.forResource<KubeObject>(PODS);
@@ -241,6 +248,7 @@ export class Simulator {
       usedIPs: new Set(),
       nextIP: 2,
       bootID: randomUUIDish(),
+      registeredAt: Date.now(),
     };
     const nodes = this.client.resource(NODES);
     let obj: KubeObject;
@@ -569,6 +577,10 @@ export class Simulator {
       const delay = parseDuration(p.metadata.annotations?.[SIM_START_DELAY]) ?? this.o.podStartDelayMs;
       const due = (this.seenAt.get(k) ?? now) + delay;
       if (now < due) return this.schedule(k, due);
+      if (!node.cidr && !spec.hostNetwork && now - node.registeredAt >= this.o.podCidrWaitMs) {
+        node.cidr = { base: fallbackCidrBase(node.index), size: 256 };
+        this.log({ level: 'warn', msg: 'simulated node has no podCIDR (cluster CIDR used up?); using a private range for its pods', node: node.name, cidr: `${intToIp(node.cidr.base)}/24` });
+      }
       const ip = spec.hostNetwork ? node.internalIP : this.allocateIP(node, k);
       if (!ip) return this.schedule(k, now + 500);
       await pods.updateStatus({ ...p, status: this.runningStatus(p, node, ip) } as KubeObject);
@@ -785,6 +797,9 @@ export function simNodeIP(index: number): string {
   const third = Math.floor(n / hosts);
   return `172.${20 + Math.floor(third / 256)}.${third % 256}.${(n % hosts) + 1}`;
 }
+
+/** 100.64.0.0/10 (shared address space) split in /24s by node index. */
+const fallbackCidrBase = (index: number) => (((100 << 24) | (64 << 16)) >>> 0) + (index % 16384) * 256;
 
 const hex = (s: string, len: number) => createHash('sha256').update(s).digest('hex').slice(0, len);
 const hashIndex = (s: string) => parseInt(hex(s, 6), 16);

@@ -142,9 +142,9 @@ async function crashTest(args: () => string[]) {
   const srv = await spawn(args(), dataDir);
   const client = RawClient.admin(srv.url, dataDir, { maxSockets: CONCURRENCY });
   const t0 = performance.now();
-  const load = await writeLoad(client, randomBytes(3).toString('hex'), 400, () => srv.kill());
+  const load = await writeLoad(client, randomBytes(3).toString('hex'), 1000, () => srv.kill());
   client.close();
-  assert.ok(load.acked >= 400, `only ${load.acked} writes acknowledged before the kill`);
+  assert.ok(load.acked >= 1000, `only ${load.acked} writes acknowledged before the kill`);
   assert.equal(srv.child.signalCode, 'SIGKILL');
   const loadMs = performance.now() - t0;
 

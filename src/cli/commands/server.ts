@@ -2,6 +2,7 @@
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
 import { startServer } from '../../api/start.js';
+import { AUDIT_LEVELS, type AuditLevel } from '../../api/audit.js';
 import { parseIPPool } from '../../controllers/service-lb.js';
 
 const DEFAULT_DATA_DIR = '/var/lib/cairn';
@@ -31,6 +32,10 @@ export const serverCommand: Command = {
     '  --no-controllers       do not run controllers and scheduler in this process (run `cairn controllers`)',
     '  --compaction-interval SECONDS  compact store history older than this, every this often (default 300)',
     '  --lb-pool CIDR         addresses for LoadBalancer Services (an IPv4 CIDR, or FIRST-LAST)',
+    '  --audit-log PATH       audit log file, JSON lines (default DIR/audit.log; - for stderr, none for no log)',
+    '  --audit-level LEVEL    Metadata (default, no bodies), Request or RequestResponse (Secret bodies never)',
+    '  --encryption-config FILE  keys encrypting Secrets at rest (default DIR/encryption.json, made on first start)',
+    '  --simulated-nodes N    run N simulated nodes (label cairn.io/simulated=true) in this process; see `cairn sim --help`',
   ].join('\n'),
   options: {
     'data-dir': { type: 'string' },
@@ -43,6 +48,10 @@ export const serverCommand: Command = {
     'compaction-interval': { type: 'string' },
     'lb-pool': { type: 'string' },
     'no-controllers': { type: 'boolean' },
+    'audit-log': { type: 'string' },
+    'audit-level': { type: 'string' },
+    'encryption-config': { type: 'string' },
+    'simulated-nodes': { type: 'string' },
   },
   async run(v) {
     const listen = parseListen((v.listen as string | undefined) ?? '127.0.0.1:6443');
@@ -61,6 +70,14 @@ export const serverCommand: Command = {
         throw new CliError(`--lb-pool: ${(e as Error).message}`);
       }
     }
+    const simRaw = v['simulated-nodes'] as string | undefined;
+    if (simRaw !== undefined && !/^[0-9]+$/.test(simRaw)) throw new CliError(`--simulated-nodes wants a whole number, got "${simRaw}"`);
+    const simulatedNodes = simRaw === undefined ? undefined : Number(simRaw);
+    const auditLevel = (v['audit-level'] as string | undefined) ?? 'Metadata';
+    if (!AUDIT_LEVELS.includes(auditLevel as AuditLevel)) throw new CliError(`--audit-level must be one of ${AUDIT_LEVELS.join(', ')}, got "${auditLevel}"`);
+    const auditRaw = v['audit-log'] as string | undefined;
+    if (auditRaw === '') throw new CliError('--audit-log wants a file, - for stderr, or none');
+    const auditLog = auditRaw === 'none' ? false : auditRaw;
     let server;
     try {
       server = await startServer({
@@ -75,6 +92,10 @@ export const serverCommand: Command = {
         compactionIntervalMs: Number(compaction) * 1000,
         lbPool,
         controllers: !v['no-controllers'],
+        auditLog,
+        auditLevel: auditLevel as AuditLevel,
+        encryptionConfig: v['encryption-config'] as string | undefined,
+        simulatedNodes,
       });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
