@@ -11,7 +11,7 @@ import type { KeyValue, Store } from '../store/types.js';
 import { deepClone, deepEqual, isPlainObject, type KubeObject } from '../util/object.js';
 import { decodeObject, encodeObject, rawServedJson, writtenObject } from './codec.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
-import type { FieldError } from './field-errors.js';
+import { type FieldError, fieldErr } from './field-errors.js';
 import type { AdmissionPlugin, Operation, PatchEngine, SchemaChecks, StorageHooks, WriteContext } from './hooks.js';
 import { listPrefix, objectKey } from './keys.js';
 import { compileSelectors, type CompiledSelectors } from './object-filter.js';
@@ -50,6 +50,8 @@ export interface DeleteResult {
 }
 
 const MAX_UPDATE_RETRIES = 8;
+/** etcd's default request limit; the same cap applies on SQLite so the two stores take the same objects. */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 const NAME_SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 export const groupResource = (k: KindDefinition): GroupResource => ({ group: k.group, resource: k.plural });
@@ -185,7 +187,7 @@ export class GenericRegistry {
       return obj;
     }
     try {
-      const kv = await this.storeCall(() => this.store.create(objectKey(kind, ns, obj.metadata.name!), encodeObject(kind, obj)));
+      const kv = await this.storeCall(() => this.store.create(objectKey(kind, ns, obj.metadata.name!), this.encode(kind, obj)));
       return writtenObject(kind, obj, kv);
     } catch (e) {
       await undo?.();
@@ -224,6 +226,9 @@ export class GenericRegistry {
       if (kind.custom && type === 'strategic') throw new ApiError(415, 'UnsupportedMediaType', 'strategic merge patch is not supported for custom resources; use a json or merge patch');
       const next = this.patches.patch(kind, current, type, body);
       if (!isPlainObject(next) || !isPlainObject(next.metadata)) throw ApiError.badRequest('the patch produced an object without metadata');
+      // A patched object that no longer decodes is the patch's fault: 422 on field "patch", as upstream.
+      const typeError = this.schema.typeError?.(kind, next);
+      if (typeError) throw ApiError.invalid('', '', '', [fieldErr.invalid('patch', body.toString('utf8'), typeError.replace(/^.*? cannot be handled as a [^:]*: /, ''))]);
       const patchedRv = next.metadata.resourceVersion;
       if (patchedRv && patchedRv !== current.metadata.resourceVersion)
         throw ApiError.conflict(groupResource(kind), name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -244,7 +249,7 @@ export class GenericRegistry {
         if (marked) {
           if (ctx.dryRun) return { object: marked, deleted: false };
           if (deepEqual(marked, current)) return { object: current, deleted: false };
-          const updated = await this.storeCall(() => this.store.update(kv.key, encodeObject(kind, marked), kv.modRevision));
+          const updated = await this.storeCall(() => this.store.update(kv.key, this.encode(kind, marked), kv.modRevision));
           return { object: decodeObject(kind, updated), deleted: false };
         }
         if (ctx.dryRun) return { object: current, deleted: true };
@@ -289,7 +294,7 @@ export class GenericRegistry {
       mutate(next);
       if (ctx.dryRun) return next;
       try {
-        return decodeObject(kind, await this.storeCall(() => this.store.update(key, encodeObject(kind, next), kv.modRevision)));
+        return decodeObject(kind, await this.storeCall(() => this.store.update(key, this.encode(kind, next), kv.modRevision)));
       } catch (e) {
         if ((e instanceof ConflictError || e instanceof KeyNotFoundError) && attempt < MAX_UPDATE_RETRIES) continue;
         if (e instanceof KeyNotFoundError) throw ApiError.notFound(groupResource(kind), name);
@@ -408,7 +413,7 @@ export class GenericRegistry {
     if (ctx.dryRun) return next;
     let updated: KeyValue;
     try {
-      updated = await this.storeCall(() => this.store.update(kv.key, encodeObject(kind, next), kv.modRevision));
+      updated = await this.storeCall(() => this.store.update(kv.key, this.encode(kind, next), kv.modRevision));
     } catch (e) {
       await undo?.();
       throw e;
@@ -419,9 +424,18 @@ export class GenericRegistry {
 
   // ---- pieces ----
 
+  /** Encodes for the store, refusing objects larger than etcd would take (its 1.5 MiB request limit). */
+  private encode(kind: KindDefinition, obj: KubeObject): Uint8Array {
+    const bytes = encodeObject(kind, obj);
+    if (bytes.length > MAX_OBJECT_BYTES) throw ApiError.tooLarge('etcdserver: request is too large');
+    return bytes;
+  }
+
   /** Unknown-field policy, then defaults (for CRD kinds: pruning and schema defaults). */
   private normalize(kind: KindDefinition, obj: KubeObject, ctx: WriteContext): FieldError[] {
     const errs: FieldError[] = [];
+    const typeError = this.schema.typeError?.(kind, obj);
+    if (typeError) throw ApiError.badRequest(typeError);
     const unknown = this.schema.unknownFields(kind, obj);
     if (ctx.fieldValidation === 'Strict') {
       const strict = [...unknown.map((f) => `unknown field "${f}"`), ...(ctx.duplicateFields ?? []).map((f) => `duplicate field "${f}"`)];

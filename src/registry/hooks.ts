@@ -39,6 +39,11 @@ export interface SchemaChecks {
   /** Fields in obj the kind's schema does not know (paths like `spec.foo`). CRD kinds prune them in their strategy. */
   unknownFields(kind: KindDefinition, obj: KubeObject): string[];
   /**
+   * For built-in kinds: a message when a value has the wrong JSON type for its field (upstream's
+   * typed decoding refuses those with 400 before validation); undefined when all types fit.
+   */
+  typeError?(kind: KindDefinition, obj: KubeObject): string | undefined;
+  /**
    * Removes the fields unknownFields reports, in place: a built-in kind decodes into typed
    * structs upstream, so fields it does not know never reach storage (Warn and Ignore).
    */

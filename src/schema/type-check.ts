@@ -1,0 +1,80 @@
+/**
+ * JSON type checks for built-in kinds. Upstream decodes built-in objects into typed Go structs,
+ * so a value of the wrong JSON type (a string where a map is declared, 1.5 for an int32) is
+ * refused before any validation runs: `json: cannot unmarshal string into Go struct field
+ * ConfigMap.data of type map[string]string`. This walk finds the first such value.
+ * null is accepted everywhere (it decodes to the zero value), unknown fields are left to the
+ * unknown-field check, and untyped schemas (Quantity, RawExtension) accept anything.
+ */
+import { derefSchema, type JSONSchema, type SchemaResolver } from './types.js';
+import { isPlainObject } from '../util/object.js';
+
+export interface TypeMismatch {
+  /** Dotted path, e.g. `spec.template.spec.containers[0].ports[1].containerPort`. */
+  path: string;
+  /** What was found: string, number, bool, array, object. */
+  found: string;
+  /** What the schema declares, in Go's words: map[string]string, int32, []v1.Container, ... */
+  expected: string;
+}
+
+const foundType = (v: unknown) => (Array.isArray(v) ? 'array' : typeof v === 'boolean' ? 'bool' : typeof v === 'object' ? 'object' : typeof v);
+
+function goType(s: JSONSchema): string {
+  switch (s.type) {
+    case 'object':
+      return s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties ? `map[string]${goType(s.additionalProperties)}` : 'object';
+    case 'array':
+      return `[]${s.items ? goType(s.items) : 'interface {}'}`;
+    case 'integer':
+      return s.format === 'int32' ? 'int32' : 'int64';
+    case 'number':
+      return 'float64';
+    case 'boolean':
+      return 'bool';
+    case 'string':
+      return 'string';
+    default:
+      return 'interface {}';
+  }
+}
+
+export function findTypeMismatch(obj: unknown, schema: JSONSchema, resolver: SchemaResolver, path = ''): TypeMismatch | undefined {
+  const stack: [unknown, JSONSchema | undefined, string][] = [[obj, schema, path]];
+  while (stack.length) {
+    const [v, raw, p] = stack.pop()!;
+    const s = derefSchema(raw, resolver);
+    if (!s || v === null || v === undefined) continue;
+    if (s['x-kubernetes-int-or-string']) {
+      if (!(typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v)))) return { path: p, found: foundType(v), expected: 'intstr.IntOrString' };
+      continue;
+    }
+    const bad = (): TypeMismatch => ({ path: p, found: typeof v === 'number' ? `number ${v}` : foundType(v), expected: goType(s) });
+    switch (s.type) {
+      case 'string':
+        if (typeof v !== 'string') return bad();
+        break;
+      case 'boolean':
+        if (typeof v !== 'boolean') return bad();
+        break;
+      case 'integer':
+        if (typeof v !== 'number' || !Number.isInteger(v)) return bad();
+        break;
+      case 'number':
+        if (typeof v !== 'number') return bad();
+        break;
+      case 'array':
+        if (!Array.isArray(v)) return bad();
+        if (s.items) v.forEach((x, i) => stack.push([x, s.items, `${p}[${i}]`]));
+        break;
+      case 'object':
+        if (!isPlainObject(v)) return bad();
+        for (const [k, x] of Object.entries(v)) {
+          const child = s.properties?.[k] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+          if (child) stack.push([x, child, p ? `${p}.${k}` : k]);
+        }
+        break;
+    }
+  }
+  return undefined;
+}
