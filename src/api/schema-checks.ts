@@ -8,14 +8,14 @@ import type { SchemaChecks } from '../registry/hooks.js';
 import type { SchemaCatalog } from '../schema/catalog.js';
 import { findUnknownFields, pruneUnknownFields } from '../schema/unknown-fields.js';
 import type { KubeObject } from '../util/object.js';
-import { findTypeMismatch } from '../schema/type-check.js';
+import { typedDecode } from '../schema/type-check.js';
 
 export function schemaChecks(catalog: SchemaCatalog): SchemaChecks {
   return {
-    typeError(kind: KindDefinition, obj: KubeObject): string | undefined {
+    typedDecode(kind: KindDefinition, obj: KubeObject): string | undefined {
       if (kind.custom) return undefined;
       const schema = catalog.schemaOf(kind);
-      const m = schema && findTypeMismatch(obj, schema, catalog);
+      const m = schema && typedDecode(obj, schema, catalog);
       if (!m) return undefined;
       const field = m.path ? `${kind.kind}.${m.path}` : kind.kind;
       return `${kind.kind} in version "${kind.version}" cannot be handled as a ${kind.kind}: json: cannot unmarshal ${m.found} into Go struct field ${field} of type ${m.expected}`;

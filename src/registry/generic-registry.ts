@@ -227,7 +227,7 @@ export class GenericRegistry {
       const next = this.patches.patch(kind, current, type, body);
       if (!isPlainObject(next) || !isPlainObject(next.metadata)) throw ApiError.badRequest('the patch produced an object without metadata');
       // A patched object that no longer decodes is the patch's fault: 422 on field "patch", as upstream.
-      const typeError = this.schema.typeError?.(kind, next);
+      const typeError = this.schema.typedDecode?.(kind, next);
       if (typeError) throw ApiError.invalid('', '', '', [fieldErr.invalid('patch', body.toString('utf8'), typeError.replace(/^.*? cannot be handled as a [^:]*: /, ''))]);
       const patchedRv = next.metadata.resourceVersion;
       if (patchedRv && patchedRv !== current.metadata.resourceVersion)
@@ -434,7 +434,7 @@ export class GenericRegistry {
   /** Unknown-field policy, then defaults (for CRD kinds: pruning and schema defaults). */
   private normalize(kind: KindDefinition, obj: KubeObject, ctx: WriteContext): FieldError[] {
     const errs: FieldError[] = [];
-    const typeError = this.schema.typeError?.(kind, obj);
+    const typeError = this.schema.typedDecode?.(kind, obj);
     if (typeError) throw ApiError.badRequest(typeError);
     const unknown = this.schema.unknownFields(kind, obj);
     if (ctx.fieldValidation === 'Strict') {

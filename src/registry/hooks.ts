@@ -39,10 +39,11 @@ export interface SchemaChecks {
   /** Fields in obj the kind's schema does not know (paths like `spec.foo`). CRD kinds prune them in their strategy. */
   unknownFields(kind: KindDefinition, obj: KubeObject): string[];
   /**
-   * For built-in kinds: a message when a value has the wrong JSON type for its field (upstream's
-   * typed decoding refuses those with 400 before validation); undefined when all types fit.
+   * For built-in kinds, what upstream's decoding into typed structs does: nulls become absent or
+   * zero values (in place), and a value of the wrong JSON type is refused — the message for the
+   * 400, undefined when everything fits.
    */
-  typeError?(kind: KindDefinition, obj: KubeObject): string | undefined;
+  typedDecode?(kind: KindDefinition, obj: KubeObject): string | undefined;
   /**
    * Removes the fields unknownFields reports, in place: a built-in kind decodes into typed
    * structs upstream, so fields it does not know never reach storage (Warn and Ignore).

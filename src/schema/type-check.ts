@@ -3,8 +3,9 @@
  * so a value of the wrong JSON type (a string where a map is declared, 1.5 for an int32) is
  * refused before any validation runs: `json: cannot unmarshal string into Go struct field
  * ConfigMap.data of type map[string]string`. This walk finds the first such value.
- * null is accepted everywhere (it decodes to the zero value), unknown fields are left to the
- * unknown-field check, and untyped schemas (Quantity, RawExtension) accept anything.
+ * null decodes as Go decodes it: a struct field set to null is left out, a null map value or
+ * list element becomes its type's zero value (`{"app": null}` -> `{"app": ""}`); unknown fields
+ * are left to the unknown-field check, and untyped schemas (Quantity, RawExtension) accept anything.
  */
 import { derefSchema, type JSONSchema, type SchemaResolver } from './types.js';
 import { isPlainObject } from '../util/object.js';
@@ -39,7 +40,27 @@ function goType(s: JSONSchema): string {
   }
 }
 
-export function findTypeMismatch(obj: unknown, schema: JSONSchema, resolver: SchemaResolver, path = ''): TypeMismatch | undefined {
+function zeroValue(s: JSONSchema | undefined): unknown {
+  switch (s?.type) {
+    case 'string':
+      return '';
+    case 'integer':
+    case 'number':
+      return 0;
+    case 'boolean':
+      return false;
+    case 'object':
+      return {};
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Applies Go's decoding of nulls (in place) and returns the first value of the wrong type, if
+ * any. Only for built-in kinds: CRD objects keep their nulls and are validated by their schema.
+ */
+export function typedDecode(obj: unknown, schema: JSONSchema, resolver: SchemaResolver, path = ''): TypeMismatch | undefined {
   const stack: [unknown, JSONSchema | undefined, string][] = [[obj, schema, path]];
   while (stack.length) {
     const [v, raw, p] = stack.pop()!;
@@ -65,13 +86,26 @@ export function findTypeMismatch(obj: unknown, schema: JSONSchema, resolver: Sch
         break;
       case 'array':
         if (!Array.isArray(v)) return bad();
-        if (s.items) v.forEach((x, i) => stack.push([x, s.items, `${p}[${i}]`]));
+        v.forEach((x, i) => {
+          if (x === null) {
+            const zero = zeroValue(derefSchema(s.items, resolver));
+            if (zero !== undefined) v[i] = zero;
+          } else if (s.items) stack.push([x, s.items, `${p}[${i}]`]);
+        });
         break;
       case 'object':
         if (!isPlainObject(v)) return bad();
         for (const [k, x] of Object.entries(v)) {
-          const child = s.properties?.[k] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
-          if (child) stack.push([x, child, p ? `${p}.${k}` : k]);
+          const prop = s.properties?.[k];
+          const child = prop ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+          if (x === null && child) {
+            if (prop) delete v[k];
+            else {
+              const zero = zeroValue(derefSchema(child, resolver));
+              if (zero === undefined) delete v[k];
+              else v[k] = zero;
+            }
+          } else if (child) stack.push([x, child, p ? `${p}.${k}` : k]);
         }
         break;
     }

@@ -38,10 +38,9 @@ export function attributesOf(user: UserInfo, method: string, path: string, query
   if ((info.verb === 'list' || info.verb === 'watch') && !name) {
     const fs = query.get('fieldSelector');
     if (fs) {
-      const terms = fs.split(',').map((t) => t.trim());
-      for (const t of terms) {
-        const m = /^metadata\.name(?:==?)(.*)$/.exec(t);
-        if (m && terms.length >= 1) name = m[1];
+      for (const t of fs.split(',')) {
+        const m = /^\s*metadata\.name\s*==?\s*(.*?)\s*$/.exec(t);
+        if (m) name = m[1];
       }
     }
   }
