@@ -12,6 +12,7 @@ import { Agent, request, type AgentOptions } from 'node:https';
 import {
   CoreV1Api,
   KubeConfig,
+  type Configuration,
   ServerConfiguration,
   createConfiguration,
   type RequestContext,
@@ -21,6 +22,8 @@ import {
 export interface BenchClient {
   kc: KubeConfig;
   api: CoreV1Api;
+  /** client-node configuration behind `api` (for other API groups: `new AppsV1Api(client.config)`). */
+  config: Configuration;
   agent?: Agent;
   server: string;
   /** GET path with the shared agent; resolves to status, byte count and milliseconds to the last byte (no JSON parse). */
@@ -37,14 +40,17 @@ export async function makeClient(kubeconfigPath: string, opts: { keepAlive: bool
   await kc.applyToHTTPSOptions(tls as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
   const agent = new Agent({ ca: tls.ca, cert: tls.cert, key: tls.key, keepAlive: true, maxSockets: opts.maxSockets ?? 64, scheduling: 'fifo' });
   let api: CoreV1Api;
+  let config: Configuration;
   if (opts.keepAlive) {
     const auth: SecurityAuthentication = {
       getName: () => 'bench-shared-agent',
       applySecurityAuthentication: (ctx: RequestContext) => ctx.setAgent(agent),
     };
-    api = new CoreV1Api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+    config = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } });
+    api = new CoreV1Api(config);
   } else {
-    api = kc.makeApiClient(CoreV1Api);
+    config = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc } });
+    api = new CoreV1Api(config);
   }
   const rawGet = (path: string) =>
     new Promise<{ status: number; bytes: number; ms: number; body: Buffer }>((resolve, reject) => {
@@ -61,5 +67,5 @@ export async function makeClient(kubeconfigPath: string, opts: { keepAlive: bool
       req.on('error', reject);
       req.end();
     });
-  return { kc, api, agent, server: cluster.server, rawGet, close: () => agent.destroy() };
+  return { kc, api, config, agent, server: cluster.server, rawGet, close: () => agent.destroy() };
 }

@@ -19,6 +19,8 @@ export interface ServerProcessOptions {
   /** Write a V8 CPU profile of the server into this directory when it exits. */
   cpuProfDir?: string;
   readyTimeoutMs?: number;
+  /** More `cairn server` arguments (e.g. `--simulated-nodes 1000`). */
+  extraArgs?: string[];
 }
 
 export interface MemoryReading {
@@ -55,6 +57,7 @@ export class ServerProcess {
     if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
     const args = [...nodeArgs, join(repoRoot, 'bin', 'cairn.js'), 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--store', opts.store];
     if (opts.store === 'etcd') args.push('--etcd-endpoints', (opts.etcdEndpoints ?? []).join(','));
+    args.push(...(opts.extraArgs ?? []));
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: repoRoot });
     const log = createWriteStream(logPath);
     let server: ServerProcess | undefined;
