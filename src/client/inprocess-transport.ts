@@ -17,13 +17,21 @@ import {
   toSearchParams,
 } from './transport.js';
 
+/** Every this many in-process requests, yield to the event loop so timers and I/O get a turn. */
+const YIELD_EVERY = 64;
+
 export class InProcessTransport implements Transport {
+  private calls = 0;
+
   constructor(
     private readonly handler: ApiHandler,
     private readonly user: UserInfo,
   ) {}
 
   async request(req: TransportRequest): Promise<TransportResponse> {
+    // In-process calls resolve as microtasks; a long run of them (a controller writing events)
+    // would otherwise starve timers such as lease renewals.
+    if (++this.calls % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
     const res = await this.call(req, req.signal ?? new AbortController().signal);
     if (isStream(res)) {
       // A stream where a plain answer was expected: drain nothing, end it, report it.

@@ -4,6 +4,7 @@
  * servers on one etcd exactly one set runs, and another takes over when its holder dies).
  * Inside `cairn server` the transport is in-process; `cairn controllers` runs the same over HTTPS.
  */
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { type Client, type RunningController, SharedInformerFactory } from '../client/index.js';
@@ -52,11 +53,14 @@ export interface ControllerManager {
 
 export function startControllerManager(client: Client, logger: Logger, opts: ControllerManagerOptions = {}): ControllerManager {
   const stopAll = new AbortController();
+  // Every controller and informer listens for the stop signal.
+  setMaxListeners(0, stopAll.signal);
   const settings = { ...defaultClusterSettings, ...opts.settings };
   let current: { controllers: RunningController[]; factory: SharedInformerFactory; done: Promise<void> } | undefined;
   const specs = CONTROLLERS.filter((c) => !opts.only || opts.only.includes(c.name));
 
   const lead = (signal: AbortSignal) => {
+    setMaxListeners(0, signal);
     const factory = new SharedInformerFactory(client, { logger });
     const ctx = makeContext(client, factory, logger, signal, settings);
     const controllers = specs.flatMap((s) => {

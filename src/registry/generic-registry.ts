@@ -499,8 +499,8 @@ export class GenericRegistry {
     }
     const grace = gracePeriodFor(kind, current, opts);
     const retained = kind.strategy?.retainOnDelete?.(current) ?? false;
+    // An object already terminating stays so on a repeated delete unless the grace period shrinks to 0.
     if (finalizers.size === 0 && grace === 0 && !retained) return null;
-    if (meta.deletionTimestamp && finalizers.size === 0 && !retained) return null;
     kind.strategy?.markDeleting?.(obj);
     meta.finalizers = [...finalizers];
     if (!meta.finalizers.length) delete meta.finalizers;

@@ -12,6 +12,7 @@
  * CAIRN_FUZZ_CONCURRENCY tune the run. (Under concurrency, which objects exist when a request is
  * made varies between runs, so a seed reproduces the requests' shapes, not always their targets.)
  */
+import { parseRequestInfo } from '../../src/api/request-info.js';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -607,7 +608,9 @@ function safeParse(b: Buffer): unknown {
 /** Keeps the run bounded: every watch ends after a second. */
 function boundWatches(req: FuzzRequest): boolean {
   const isGet = req.method === 'GET' || req.method === 'HEAD';
-  const watching = req.path.includes('/watch/') || req.query.some(([k, v]) => k === 'watch' && (v === 'true' || v === '1'));
+  // What the server treats as a watch, by the same URL rules (a namespace may be named `watch`).
+  const info = parseRequestInfo(req.method, req.path, new URLSearchParams(req.query));
+  const watching = info.kind === 'resource' && info.verb === 'watch';
   if (!isGet || !watching) return false;
   const t = req.query.find(([k]) => k === 'timeoutSeconds');
   if (!t) req.query.push(['timeoutSeconds', '1']);
@@ -633,7 +636,7 @@ function describeRequest(i: number, req: FuzzRequest): string {
  * (StatusReasonUnknown) and the error text. Cairn's patch engines reproduce these on purpose; any
  * other 500 (InternalError from an unexpected exception) is a failure.
  */
-const UPSTREAM_PLAIN_ERRORS = [/^expected a .+, but received a /, /^failed to create typed patch object/, /^unable to find api field/, /^unexpected patch strategy/, /^unknown patch type: /, /^invalid value for (\$setElementOrder|\$retainKeys)/];
+const UPSTREAM_PLAIN_ERRORS = [/^expected a .+, but received a /, /^failed to create typed patch object/, /^unable to find api field/, /^unexpected patch strategy/, /^unknown patch type: /, /^invalid value for (\$setElementOrder|\$retainKeys)/, /^list element types are not identical/];
 let upstreamPlain500s = 0;
 function upstreamPlainError(res: RawResponse): boolean {
   const s = res.json;
@@ -659,7 +662,9 @@ function checkResponse(req: FuzzRequest, res: RawResponse): string | undefined {
     if (typeof s.message !== 'string') return `Status without message: ${res.text.slice(0, 300)}`;
     return undefined;
   }
-  const watching = req.path.includes('/watch/') || req.query.some(([k, v]) => k === 'watch' && (v === 'true' || v === '1'));
+  // What the server treats as a watch, by the same URL rules (a namespace may be named `watch`).
+  const info = parseRequestInfo(req.method, req.path, new URLSearchParams(req.query));
+  const watching = info.kind === 'resource' && info.verb === 'watch';
   if (watching && res.status === 200 && req.method === 'GET') {
     for (const line of res.text.split('\n')) {
       if (!line.trim()) continue;

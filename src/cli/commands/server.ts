@@ -32,6 +32,7 @@ export const serverCommand: Command = {
     '  --no-controllers       do not run controllers and scheduler in this process (run `cairn controllers`)',
     '  --compaction-interval SECONDS  compact store history older than this, every this often (default 300)',
     '  --lb-pool CIDR         addresses for LoadBalancer Services (an IPv4 CIDR, or FIRST-LAST)',
+    '  --cluster-cidr CIDR    the pod network; each node gets a /24 of it (default 10.244.0.0/16)',
     '  --audit-log PATH       audit log file, JSON lines (default DIR/audit.log; - for stderr, none for no log)',
     '  --audit-level LEVEL    Metadata (default, no bodies), Request or RequestResponse (Secret bodies never)',
     '  --encryption-config FILE  keys encrypting Secrets at rest (default DIR/encryption.json, made on first start)',
@@ -47,6 +48,7 @@ export const serverCommand: Command = {
     advertise: { type: 'string', multiple: true },
     'compaction-interval': { type: 'string' },
     'lb-pool': { type: 'string' },
+    'cluster-cidr': { type: 'string' },
     'no-controllers': { type: 'boolean' },
     'audit-log': { type: 'string' },
     'audit-level': { type: 'string' },
@@ -62,6 +64,12 @@ export const serverCommand: Command = {
     for (const e of endpoints ?? []) if (!/^https?:\/\/[^/]+$/.test(e)) throw new CliError(`--etcd-endpoints: "${e}" is not a URL like http://127.0.0.1:2379`);
     const compaction = (v['compaction-interval'] as string | undefined) ?? '300';
     if (!/^[0-9]+$/.test(compaction) || Number(compaction) < 1) throw new CliError(`--compaction-interval wants a whole number of seconds (at least 1), got "${compaction}"`);
+    const clusterCidr = v['cluster-cidr'] as string | undefined;
+    if (clusterCidr !== undefined) {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(clusterCidr);
+      if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 24)
+        throw new CliError(`--cluster-cidr wants an IPv4 CIDR of /24 or larger (for example 10.244.0.0/16), got "${clusterCidr}"`);
+    }
     const lbPool = v['lb-pool'] as string | undefined;
     if (lbPool !== undefined) {
       try {
@@ -91,6 +99,7 @@ export const serverCommand: Command = {
         advertise: v.advertise as string[] | undefined,
         compactionIntervalMs: Number(compaction) * 1000,
         lbPool,
+        ...(clusterCidr ? { controllerOptions: { settings: { clusterCidr } } } : {}),
         controllers: !v['no-controllers'],
         auditLog,
         auditLevel: auditLevel as AuditLevel,

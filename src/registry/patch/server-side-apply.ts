@@ -64,16 +64,19 @@ export function apply(live: KubeObject | undefined, applied: unknown, opts: Appl
     recordUpdate(managed, {}, liveObj, { ...opts, manager: 'before-first-apply', subresource: undefined });
   }
 
-  let merged: KubeObject;
-  let configSet: FieldSet;
   try {
-    merged = mergeApplied(liveObj, config, t) as KubeObject;
-    configSet = filterReset(toFieldSet(config, t), opts.resetFields);
+    return applyTyped(liveObj, config, managed, t, opts);
   } catch (e) {
+    // Values the typed model cannot hold (a map-list element without its key, duplicate keys) are
+    // upstream's plain 500 "failed to create typed patch object".
     if (!(e instanceof TypedValueError)) throw e;
     throw new ApiError(500, '', `failed to create typed patch object (${gvknn(config)}): ${e.message}`);
   }
+}
 
+function applyTyped(liveObj: KubeObject, config: KubeObject, managed: Managed, t: TypeRef, opts: ApplyOptions): KubeObject {
+  let merged = mergeApplied(liveObj, config, t) as KubeObject;
+  const configSet = filterReset(toFieldSet(config, t), opts.resetFields);
   const applierId = managerId({ manager: opts.manager, operation: 'Apply', apiVersion: opts.apiVersion, subresource: opts.subresource });
   const previous = managed.get(applierId);
   managed.set(applierId, { manager: opts.manager, operation: 'Apply', apiVersion: opts.apiVersion, subresource: opts.subresource, time: previous?.time, set: configSet });
