@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's main command: all set-up, then a Cairn API server on a fresh data dir with the
-# examples applied. The server stays in the foreground; Ctrl-C (or SIGTERM) stops it.
+# The README's main command: all set-up, then a Cairn server (with three simulated nodes, until
+# the node agent exists) on a fresh data dir with the examples applied and running. The server stays in the foreground; Ctrl-C (or SIGTERM) stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,7 +8,7 @@ bash scripts/setup.sh
 data_dir="${CAIRN_DATA_DIR:-/var/lib/cairn/demo-$(date +%s)}"
 listen="${CAIRN_LISTEN:-127.0.0.1:6443}"
 mkdir -p "$data_dir"
-node bin/cairn.js server --data-dir "$data_dir" --listen "$listen" &
+node bin/cairn.js server --data-dir "$data_dir" --listen "$listen" --simulated-nodes 3 &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT INT TERM
 
@@ -23,9 +23,11 @@ kubectl apply -f examples/guestbook.yaml
 kubectl apply -f examples/crd-backup.yaml
 kubectl wait --for=condition=Established crd/backups.demo.cairn.io --timeout=30s
 kubectl apply -f examples/backup.yaml
+kubectl -n guestbook rollout status deployment/frontend --timeout=60s
 echo
+kubectl get nodes -o wide
 kubectl get namespaces
-kubectl -n guestbook get deployments,services,configmaps,secrets,backups
+kubectl -n guestbook get deployments,pods,services,endpoints,configmaps,secrets,backups -o wide
 cat <<MSG
 
 Cairn is running at https://${listen} with its data in ${data_dir}.

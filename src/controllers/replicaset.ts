@@ -26,7 +26,7 @@ import {
   setCondition,
   specReplicas,
 } from './deployment/util.js';
-import { claimObjects, CONTROLLER_UID_INDEX, controllerRefOf, newControllerRef } from './util/controller-ref.js';
+import { claimObjects, CONTROLLER_UID_INDEX, controllerRefOf, newControllerRef, ORPHAN_NAMESPACE_INDEX } from './util/controller-ref.js';
 import { Expectations } from './util/expectations.js';
 import { isPodActive, isPodAvailable, isPodReady, podAvailableAt } from './util/pod-state.js';
 import { rankPodsForDeletion } from './util/pod-ranking.js';
@@ -237,12 +237,12 @@ export function startReplicaSetLike(ctx: ControllerContext, o: PodOwnerControlle
       return;
     }
     const ns = rs.metadata.namespace!;
-    // Only active pods count; candidates are those we control and orphans the selector matches.
-    const candidates = podInf.store.byNamespace(ns).filter((p) => {
-      if (!isPodActive(p)) return false;
-      const ref = controllerRefOf(p);
-      return ref ? ref.uid === rs.metadata.uid : selector.matches(p.metadata.labels);
-    });
+    // Only active pods count; candidates are those we control and orphans the selector matches
+    // (from the indexes: scanning every pod of the namespace per sync was quadratic at scale).
+    const candidates = [
+      ...podInf.store.byIndex(CONTROLLER_UID_INDEX, rs.metadata.uid!).filter((p) => isPodActive(p) && p.metadata.namespace === ns),
+      ...podInf.store.byIndex(ORPHAN_NAMESPACE_INDEX, ns).filter((p) => isPodActive(p) && selector.matches(p.metadata.labels)),
+    ];
     const pods = await claim(rs, selector, candidates);
 
     let manageErr: unknown;

@@ -31,6 +31,13 @@ export const byControllerUid = (o: KubeObject): string[] => {
 };
 
 /**
+ * Index function: objects with no controller, by namespace (`orphans-by-namespace` index), so a
+ * controller finds its adoption candidates without scanning every object of the namespace.
+ */
+export const ORPHAN_NAMESPACE_INDEX = 'orphans-by-namespace';
+export const orphansByNamespace = (o: KubeObject): string[] => (controllerRefOf(o) ? [] : [o.metadata.namespace ?? '']);
+
+/**
  * The objects `owner` controls now, after adopting matching orphans and releasing owned objects
  * the selector no longer matches (upstream ClaimPods). `candidates` are the objects of the
  * owner's namespace; an owner being deleted adopts nothing.
