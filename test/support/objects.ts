@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { SYSTEM_USER } from '../../src/api/bootstrap.js';
-import { Client, InProcessTransport, type ResourceRef, type Status, StatusError } from '../../src/client/index.js';
+import { Client, InProcessTransport, isConflict, type ResourceRef, type Status, StatusError } from '../../src/client/index.js';
 import type { KubeObject } from '../../src/util/object.js';
 import type { TestServer } from './server.js';
 
@@ -86,19 +86,28 @@ export function podObject(ns: string, name: string, o: PodOptions = {}): KubeObj
   };
 }
 
-/** Sets the pod's IP, phase Running and Ready condition, as a kubelet reports them. */
+/**
+ * Sets the pod's IP, phase Running and Ready condition, as a kubelet reports them — retrying on
+ * a conflict, as a kubelet does (the scheduler may be writing the pod's conditions meanwhile).
+ */
 export async function setPodStatus(c: Client, pod: KubeObject, ip: string, ready: boolean, phase = 'Running'): Promise<KubeObject> {
-  const cur = await c.resource(R.pods).get(pod.metadata.name!, pod.metadata.namespace);
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return c.resource(R.pods).updateStatus({
-    ...cur,
-    status: {
-      phase,
-      podIP: ip,
-      podIPs: [{ ip }],
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }],
-    },
-  });
+  for (let attempt = 0; ; attempt++) {
+    const cur = await c.resource(R.pods).get(pod.metadata.name!, pod.metadata.namespace);
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    try {
+      return await c.resource(R.pods).updateStatus({
+        ...cur,
+        status: {
+          phase,
+          podIP: ip,
+          podIPs: [{ ip }],
+          conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }],
+        },
+      });
+    } catch (e) {
+      if (!isConflict(e) || attempt >= 10) throw e;
+    }
+  }
 }
 
 /** Events about an object, by reason. */
