@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client ca-certificates iproute2 nftables)
+packages=(etcd-server etcd-client ca-certificates iproute2 nftables runc busybox-static docker-registry)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +24,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # Debian starts an etcd service on install; Cairn runs its own etcd processes when asked.
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+# Likewise docker-registry (tests start their own on loopback ports).
+if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 
 if ! command -v node >/dev/null 2>&1; then
   echo "setup: Node.js 20 or later is required" >&2
