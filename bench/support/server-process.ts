@@ -74,6 +74,13 @@ export class ServerProcess {
           return;
         }
         log.write(line + '\n');
+        if (line.startsWith('error: server failed to start')) {
+          // The CLI reports it, but a process whose start failed half-way may linger: end it.
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          reject(new Error(`${line}; see ${logPath}`));
+          return;
+        }
         const m = /cairn server ready at (\S+)/.exec(line);
         if (m) {
           clearTimeout(timer);

@@ -10,6 +10,7 @@ import { versionCommand } from './commands/version.js';
 import { userCommand } from './commands/user.js';
 import { encryptionCommand } from './commands/encryption.js';
 import { simCommand } from './commands/sim.js';
+import { imageCommand } from './commands/image.js';
 
 export interface Command {
   name: string;
@@ -19,7 +20,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [serverCommand, controllersCommand, simCommand, versionCommand, userCommand, encryptionCommand];
+const commands: Command[] = [serverCommand, controllersCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

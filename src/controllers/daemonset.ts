@@ -7,16 +7,17 @@
  * pods carry `controller-revision-hash` (the template's hash) and `pod-template-generation`
  * (the `deprecated.daemonset.template.generation` annotation), which decide whether a pod is current.
  */
-import { finalStateOf, isConflict, isNotFound } from '../client/index.js';
+import { isConflict, isNotFound } from '../client/index.js';
 import { TEMPLATE_GENERATION_ANNOTATION } from '../kinds/apps/daemon-set.js';
 import type { IntOrString } from '../kinds/apps/workload-common.js';
 import { type LabelSelector, labelSelectorAsSelector } from '../kinds/label-selector.js';
 import { deepClone, type KubeObject } from '../util/object.js';
 import { type ControllerSpec, objectKeyOf, simpleController } from './context.js';
 import { claimObjects, controllerRefOf, newControllerRef } from './util/controller-ref.js';
-import { Expectations } from './util/expectations.js';
+import { Expectations, watchOwnedPods } from './util/expectations.js';
 import { findUntoleratedTaint, nodeMatchesPodAffinity, type SchedulingSpec, targetNodeName, taintsOf, type Toleration } from './util/node-fit.js';
 import { isPodAvailable, isPodReady, podAvailableAt, podPhase } from './util/pod-state.js';
+import { RequeueAt } from './util/requeue.js';
 import { computeHash, semanticallyEqual } from './util/template-hash.js';
 import { DAEMONSETS, NODES, PODS, withControllerIndex } from './util/workload-refs.js';
 
@@ -159,11 +160,8 @@ export const daemonSetController: ControllerSpec = {
         else byNode.set(n, [p]);
       }
 
-      let requeueAfterMs: number | undefined;
-      const requeueAt = (at: number) => {
-        const ms = Math.max(0, at - Date.now()) + 50;
-        requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms);
-      };
+      const requeue = new RequeueAt();
+      const requeueAt = requeue.at;
 
       if (!ds.metadata.deletionTimestamp && expectations.satisfied(key)) {
         const { create, remove } = manage(ds, nodes, byNode, unplaced);
@@ -223,7 +221,7 @@ export const daemonSetController: ControllerSpec = {
           throw e;
         }
       }
-      return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+      return requeue.result();
     };
 
     /** Which nodes need a daemon pod and which pods must go (upstream manage + podsShouldBeOnNode). */
@@ -414,31 +412,12 @@ export const daemonSetController: ControllerSpec = {
         if (sel && !sel.empty && sel.matches(p.metadata.labels)) queue.add(objectKeyOf(ds));
       }
     };
-    podInformer.addEventHandler({
-      onAdd(p) {
-        const k = ownerKey(p);
-        if (k) {
-          expectations.creationObserved(k);
-          if (p.metadata.deletionTimestamp) expectations.deletionObserved(k, objectKeyOf(p));
-          queue.add(k);
-        } else if (!controllerRefOf(p)) enqueueMatching(p);
-      },
-      onUpdate(old, p) {
-        const k = ownerKey(p);
-        const oldK = ownerKey(old);
-        if (oldK && oldK !== k) queue.add(oldK);
-        if (k) {
-          if (p.metadata.deletionTimestamp) expectations.deletionObserved(k, objectKeyOf(p));
-          queue.add(k);
-        } else if (!controllerRefOf(p)) enqueueMatching(p);
-      },
-      onDelete(o) {
-        const p = finalStateOf(o);
-        const k = ownerKey(p);
-        if (k) {
-          expectations.deletionObserved(k, objectKeyOf(p));
-          queue.add(k);
-        }
+    watchOwnedPods(podInformer, {
+      expectations,
+      queue,
+      ownerKey,
+      orphan: (p) => {
+        if (!controllerRefOf(p)) enqueueMatching(p);
       },
     });
     // Nodes: every DaemonSet re-evaluates placement.

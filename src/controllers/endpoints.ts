@@ -13,15 +13,16 @@ import { PODS } from './util/nodes.js';
 import {
   compareIPs,
   ENDPOINTS,
-  findPort,
+  enqueueServicesForPods,
   hasSelector,
   isPodReady,
   LABEL_HEADLESS,
-  podEndpointFingerprint,
   podIPs,
+  podsSelectedBy,
   podSpec,
+  type ResolvedPort,
+  resolvePorts,
   SERVICES,
-  servicesForPod,
   serviceSpec,
   shouldPodBeInEndpoints,
   shouldSetHostname,
@@ -40,12 +41,7 @@ export interface EndpointAddress {
   nodeName?: string;
   targetRef?: { kind: string; namespace?: string; name?: string; uid?: string };
 }
-export interface EndpointPort {
-  name?: string;
-  port: number;
-  protocol: string;
-  appProtocol?: string;
-}
+export type EndpointPort = ResolvedPort;
 export interface EndpointSubset {
   addresses?: EndpointAddress[];
   notReadyAddresses?: EndpointAddress[];
@@ -78,15 +74,7 @@ export function desiredSubsets(svc: KubeObject, pods: KubeObject[]): EndpointSub
       continue;
     }
     // Upstream adds one subset per port; repacking merges the addresses with equal port sets.
-    const ports: EndpointPort[] = [];
-    for (const sp of svcPorts) {
-      const port = findPort(pod, sp);
-      if (port === undefined) continue;
-      const ep: EndpointPort = { name: sp.name || undefined, port, protocol: sp.protocol ?? 'TCP' };
-      if (sp.appProtocol) ep.appProtocol = sp.appProtocol;
-      if (ep.name === undefined) delete ep.name;
-      ports.push(ep);
-    }
+    const ports = resolvePorts(pod, svcPorts);
     if (ports.length) add(sortPorts(ports), addr, ready);
   }
   const byAddr = (a: EndpointAddress, b: EndpointAddress) => compareIPs(a.ip, b.ip) || ((a.targetRef?.uid ?? '') < (b.targetRef?.uid ?? '') ? -1 : 1);
@@ -157,7 +145,7 @@ export const endpointsController: ControllerSpec = {
         return;
       }
       if (!hasSelector(svc) || svc.metadata.deletionTimestamp) return;
-      const selected = pods.store.byNamespace(namespace!).filter((p) => servicesForPod([svc], p.metadata.labels).length > 0);
+      const selected = podsSelectedBy(svc, pods);
       const { subsets, truncated } = truncate(desiredSubsets(svc, selected), MAX_ENDPOINT_ADDRESSES);
       const labels = endpointsLabels(svc);
       const wantSubsets = normalize(subsets);
@@ -195,17 +183,7 @@ export const endpointsController: ControllerSpec = {
     };
 
     const { controller, queue } = simpleController(ctx, { name: 'endpoints', primary: services, secondary: [pods, endpoints], reconcile, workers: 4 });
-    const enqueueForPod = (...ps: KubeObject[]) => {
-      const ns = ps[0].metadata.namespace!;
-      for (const k of servicesForPod(services.store.byNamespace(ns), ...ps.map((p) => p.metadata.labels))) queue.add(k);
-    };
-    pods.addEventHandler({
-      onAdd: (p) => enqueueForPod(p),
-      onUpdate: (o, n) => {
-        if (podEndpointFingerprint(o) !== podEndpointFingerprint(n)) enqueueForPod(o, n);
-      },
-      onDelete: (p) => enqueueForPod(finalStateOf(p)),
-    });
+    enqueueServicesForPods(pods, services, queue);
     // Someone changed or deleted the Endpoints: put them back as they should be.
     endpoints.addEventHandler({
       onAdd: (e, initial) => {

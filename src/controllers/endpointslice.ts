@@ -24,18 +24,19 @@ import {
   compareIPs,
   ENDPOINT_SLICES,
   ENDPOINTS,
-  findPort,
+  enqueueServicesForPods,
   hasSelector,
   isPodReady,
   LABEL_HEADLESS,
   LABEL_MANAGED_BY,
   LABEL_SERVICE_NAME,
   LABEL_SKIP_MIRROR,
-  podEndpointFingerprint,
   podIPs,
+  podsSelectedBy,
   podSpec,
+  type ResolvedPort,
+  resolvePorts,
   SERVICES,
-  servicesForPod,
   serviceSpec,
   shouldPodBeInEndpoints,
   shouldSetHostname,
@@ -45,12 +46,7 @@ export const MAX_ENDPOINTS_PER_SLICE = 100;
 export const SLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
 export const MIRRORING_CONTROLLER = 'endpointslicemirroring-controller.k8s.io';
 
-export interface SlicePort {
-  name?: string;
-  port: number;
-  protocol: string;
-  appProtocol?: string;
-}
+export type SlicePort = ResolvedPort;
 export interface SliceEndpoint {
   addresses: string[];
   conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
@@ -91,15 +87,7 @@ export function desiredSliceGroups(svc: KubeObject, pods: KubeObject[]): SliceGr
     const terminating = !!pod.metadata.deletionTimestamp;
     // For compatibility "ready" is never true for a terminating pod, unless publishNotReadyAddresses.
     const ready = !!spec.publishNotReadyAddresses || (serving && !terminating);
-    const ports: SlicePort[] = [];
-    for (const sp of spec.ports ?? []) {
-      const port = findPort(pod, sp);
-      if (port === undefined) continue;
-      const p: SlicePort = { port, protocol: sp.protocol ?? 'TCP' };
-      if (sp.name) p.name = sp.name;
-      if (sp.appProtocol) p.appProtocol = sp.appProtocol;
-      ports.push(p);
-    }
+    const ports: SlicePort[] = resolvePorts(pod, spec.ports ?? []);
     if ((spec.ports ?? []).length > 0 && ports.length === 0) continue;
     for (const family of families.length ? families : ['IPv4']) {
       const ip = podIPs(pod).find((a) => (family === 'IPv6') === isIPv6(a));
@@ -316,15 +304,19 @@ async function deleteAll(rc: ResourceClient<EndpointSlice>, slices: EndpointSlic
   await applyPlan(rc, { create: [], update: [], delete: slices }, tracker, owner);
 }
 
+/** What both slice controllers write with: the (indexed) slice informer, a client, and the tracker of their own writes. */
+function sliceWriter(ctx: ControllerContext): { slices: Informer<KubeObject>; rc: ResourceClient<EndpointSlice>; tracker: SliceTracker } {
+  const slices = ctx.informers.forResource<KubeObject>(ENDPOINT_SLICES);
+  sliceIndexes(slices);
+  return { slices, rc: ctx.client.resource<EndpointSlice>(ENDPOINT_SLICES), tracker: new SliceTracker(slices) };
+}
+
 export const endpointSliceController: ControllerSpec = {
   name: 'endpointslice',
   start(ctx: ControllerContext) {
     const services = ctx.informers.forResource<KubeObject>(SERVICES);
     const pods = ctx.informers.forResource<KubeObject>(PODS);
-    const slices = ctx.informers.forResource<KubeObject>(ENDPOINT_SLICES);
-    sliceIndexes(slices);
-    const rc = ctx.client.resource<EndpointSlice>(ENDPOINT_SLICES);
-    const tracker = new SliceTracker(slices);
+    const { slices, rc, tracker } = sliceWriter(ctx);
 
     const reconcile = async (key: string): Promise<{ requeueAfterMs?: number } | void> => {
       const { namespace, name } = splitKey(key);
@@ -336,7 +328,7 @@ export const endpointSliceController: ControllerSpec = {
         if (existing.length) await deleteAll(rc, existing, tracker, key);
         return;
       }
-      const selected = pods.store.byNamespace(namespace!).filter((p) => servicesForPod([svc], p.metadata.labels).length > 0);
+      const selected = podsSelectedBy(svc, pods);
       const plan = planSlices(existing, desiredSliceGroups(svc, selected), {
         namespace: namespace!,
         generateName: `${name.slice(0, 57)}-`,
@@ -347,16 +339,7 @@ export const endpointSliceController: ControllerSpec = {
     };
 
     const { controller, queue } = simpleController(ctx, { name: 'endpointslice', primary: services, secondary: [pods, slices], reconcile, workers: 4 });
-    const enqueueForPod = (...ps: KubeObject[]) => {
-      for (const k of servicesForPod(services.store.byNamespace(ps[0].metadata.namespace!), ...ps.map((p) => p.metadata.labels))) queue.add(k);
-    };
-    pods.addEventHandler({
-      onAdd: (p) => enqueueForPod(p),
-      onUpdate: (o, n) => {
-        if (podEndpointFingerprint(o) !== podEndpointFingerprint(n)) enqueueForPod(o, n);
-      },
-      onDelete: (p) => enqueueForPod(finalStateOf(p)),
-    });
+    enqueueServicesForPods(pods, services, queue);
     const enqueueSlice = (s: KubeObject) => {
       if (s.metadata.labels?.[LABEL_MANAGED_BY] !== SLICE_CONTROLLER) return;
       const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
@@ -378,10 +361,7 @@ export const endpointSliceMirroringController: ControllerSpec = {
   start(ctx: ControllerContext) {
     const services = ctx.informers.forResource<KubeObject>(SERVICES);
     const endpoints = ctx.informers.forResource<KubeObject>(ENDPOINTS);
-    const slices = ctx.informers.forResource<KubeObject>(ENDPOINT_SLICES);
-    sliceIndexes(slices);
-    const rc = ctx.client.resource<EndpointSlice>(ENDPOINT_SLICES);
-    const tracker = new SliceTracker(slices);
+    const { slices, rc, tracker } = sliceWriter(ctx);
 
     const reconcile = async (key: string): Promise<{ requeueAfterMs?: number } | void> => {
       const { namespace, name } = splitKey(key);

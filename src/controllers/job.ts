@@ -19,6 +19,7 @@ import { type ControllerSpec, objectKeyOf, simpleController } from './context.js
 import { CONTROLLER_UID_INDEX, controllerRefOf, newControllerRef } from './util/controller-ref.js';
 import { Expectations } from './util/expectations.js';
 import { isPodReady, isPodTerminal, podCondition, podPhase, podStatusOf } from './util/pod-state.js';
+import { RequeueAt } from './util/requeue.js';
 import { semanticallyEqual } from './util/template-hash.js';
 import { JOBS, PODS, withControllerIndex } from './util/workload-refs.js';
 
@@ -253,16 +254,13 @@ export const jobController: ControllerSpec = {
       const nowMs = Date.now();
       const now = rfc3339(nowMs);
       const indexed = spec.completionMode === 'Indexed';
-      let requeueAfterMs: number | undefined;
-      const requeueAt = (at: number) => {
-        const ms = Math.max(0, at - Date.now()) + 50;
-        requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms);
-      };
+      const requeue = new RequeueAt();
+      const requeueAt = requeue.at;
 
       if (isJobFinished(job)) {
         await Promise.all(jobPods.filter(hasFinalizer).map(removeFinalizer));
         await ttl(job, st, requeueAt);
-        return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+        return requeue.result();
       }
 
       // ---- accounting: uncounted -> finalizer removed -> counted ----
@@ -433,7 +431,7 @@ export const jobController: ControllerSpec = {
       st.failed = st.failed ?? 0;
       if (!(await writeStatus(base, st))) return;
       if (conditionTrue(st, 'Complete') || conditionTrue(st, 'Failed')) await ttl(job, st, requeueAt);
-      return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+      return requeue.result();
     };
 
     /** Writes status when it changed; false when the Job is gone. Conflicts retry the reconcile. */

@@ -25,7 +25,7 @@ import { milli } from '../kinds/core/quota-usage.js';
 import { type KubeObject } from '../util/object.js';
 import type { ControllerSpec } from './context.js';
 import { NODES, PODS } from './util/nodes.js';
-import { type NodeSelectorTerm, nodeSelectorTermMatches } from './util/node-fit.js';
+import { type NodeSelectorTerm, nodeSelectorTermMatchesNode } from './util/node-fit.js';
 import { NO_PROVISIONER, volumeProvisioner } from './volume-provisioner.js';
 
 export const PVS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' };
@@ -96,7 +96,7 @@ export function volumeMismatch(pv: KubeObject, c: KubeObject): string | undefine
 function nodeAffinityAllows(pv: KubeObject, node: KubeObject | undefined): boolean {
   const terms = pvSpec(pv).nodeAffinity?.required?.nodeSelectorTerms;
   if (!terms || !node) return true;
-  return terms.some((t) => nodeSelectorTermMatches(t, node));
+  return terms.some((t) => nodeSelectorTermMatchesNode(t, node));
 }
 
 /**

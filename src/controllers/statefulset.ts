@@ -18,8 +18,9 @@ import { type LabelSelector, labelSelectorAsSelector } from '../kinds/label-sele
 import { deepClone, deepEqual, type KubeObject, type OwnerReference } from '../util/object.js';
 import { type ControllerSpec, objectKeyOf, simpleController } from './context.js';
 import { claimObjects, controllerRefOf, newControllerRef } from './util/controller-ref.js';
-import { Expectations } from './util/expectations.js';
+import { Expectations, watchOwnedPods } from './util/expectations.js';
 import { isPodAvailable, isPodReady, isPodTerminal, podAvailableAt, podPhase } from './util/pod-state.js';
+import { RequeueAt } from './util/requeue.js';
 import { computeHash, semanticallyEqual } from './util/template-hash.js';
 import { PODS, PVCS, STATEFULSETS, withControllerIndex } from './util/workload-refs.js';
 
@@ -204,11 +205,8 @@ export const statefulSetController: ControllerSpec = {
       const currentRevision = oldStatus.currentRevision || updateRevision;
       const minReady = spec.minReadySeconds ?? 0;
       const now = Date.now();
-      let requeueAfterMs: number | undefined;
-      const requeueAt = (at: number) => {
-        const ms = Math.max(0, at - Date.now()) + 50;
-        requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms);
-      };
+      const requeue = new RequeueAt();
+      const requeueAt = requeue.at;
 
       // Keep the current revision's template so pods below a partition can be recreated from it.
       const stored = set.metadata.annotations?.[CURRENT_TEMPLATE_ANNOTATION];
@@ -391,7 +389,7 @@ export const statefulSetController: ControllerSpec = {
           throw e;
         }
       }
-      return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+      return requeue.result();
     };
 
     const { controller, queue } = simpleController(ctx, { name: 'statefulset', primary: setInformer, secondary: [podInformer, pvcInformer], reconcile });
@@ -406,32 +404,7 @@ export const statefulSetController: ControllerSpec = {
         if (sel && !sel.empty && sel.matches(p.metadata.labels) && ordinalOf(s.metadata.name!, p) >= 0) queue.add(objectKeyOf(s));
       }
     };
-    podInformer.addEventHandler({
-      onAdd(p) {
-        const k = ownerKey(p);
-        if (k) {
-          expectations.creationObserved(k);
-          queue.add(k);
-        } else enqueueMatching(p);
-      },
-      onUpdate(old, p) {
-        const k = ownerKey(p);
-        const oldK = ownerKey(old);
-        if (oldK && oldK !== k) queue.add(oldK);
-        if (k) {
-          if (p.metadata.deletionTimestamp) expectations.deletionObserved(k, objectKeyOf(p));
-          queue.add(k);
-        } else enqueueMatching(p);
-      },
-      onDelete(o) {
-        const p = finalStateOf(o);
-        const k = ownerKey(p);
-        if (k) {
-          expectations.deletionObserved(k, objectKeyOf(p));
-          queue.add(k);
-        }
-      },
-    });
+    watchOwnedPods(podInformer, { expectations, queue, ownerKey, orphan: enqueueMatching });
     // Claims: a claim deleted (or finished deleting) may unblock a pod.
     const claimOwner = (c: KubeObject) => {
       for (const s of setInformer.store.byNamespace(c.metadata.namespace ?? ''))

@@ -13,7 +13,8 @@
 import type { Taint } from '../controllers/util/nodes.js';
 import { TAINT_NOT_READY, TAINT_UNSCHEDULABLE, toleratesTaint, tolerates } from '../controllers/util/nodes.js';
 import type { NodeInfo, SchedulerCache } from './cache.js';
-import { type AffinityTerm, matchesNodeSelectorAndAffinity, nodeSelectorTermMatches, type PodInfo, type SpreadConstraint, termMatches } from './pod-info.js';
+import { nodeSelectorTermMatches } from '../controllers/util/node-fit.js';
+import { type AffinityTerm, matchesNodeSelectorAndAffinity, type PodInfo, type SpreadConstraint, termMatches } from './pod-info.js';
 
 export const REASON = {
   unschedulable: 'node(s) were unschedulable',

@@ -7,6 +7,7 @@ import { labelSelectorAsSelector, type LabelSelector, type Selector } from '../k
 import { parseQuantity } from '../registry/validation.js';
 import type { KubeObject } from '../util/object.js';
 import type { Toleration } from '../controllers/util/nodes.js';
+import { matchesNodeSelector, type NodeSelectorTerm, nodeSelectorTermMatches } from '../controllers/util/node-fit.js';
 
 export interface Resources {
   /** millicores */
@@ -45,16 +46,6 @@ export interface SpreadConstraint {
   minDomains: number;
   honorNodeAffinity: boolean;
   honorTaints: boolean;
-}
-
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: string;
-  values?: string[];
-}
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[];
-  matchFields?: NodeSelectorRequirement[];
 }
 
 export interface PodInfo {
@@ -250,45 +241,9 @@ export function termMatches(term: AffinityTerm, other: PodInfo, nsLabels: (ns: s
   return term.selector.matches(other.labels);
 }
 
-/** Node selector requirement matching (upstream nodeaffinity). */
-export function nodeSelectorTermMatches(term: NodeSelectorTerm, labels: Record<string, string>, nodeName: string): boolean {
-  const exprs = term.matchExpressions ?? [];
-  const fields = term.matchFields ?? [];
-  if (exprs.length === 0 && fields.length === 0) return false;
-  for (const r of exprs) if (!requirementMatches(r, labels)) return false;
-  for (const r of fields) if (r.key !== 'metadata.name' || !requirementMatches(r, { 'metadata.name': nodeName })) return false;
-  return true;
-}
-
-function requirementMatches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
-  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
-  const v = labels[r.key];
-  const values = r.values ?? [];
-  switch (r.operator) {
-    case 'In':
-      return has && values.includes(v);
-    case 'NotIn':
-      return !has || !values.includes(v);
-    case 'Exists':
-      return has;
-    case 'DoesNotExist':
-      return !has;
-    case 'Gt':
-    case 'Lt': {
-      if (!has || values.length !== 1) return false;
-      const a = Number.parseInt(v, 10);
-      const b = Number.parseInt(values[0], 10);
-      if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-      return r.operator === 'Gt' ? a > b : a < b;
-    }
-    default:
-      return false;
-  }
-}
-
 /** nodeSelector and required node affinity (both must hold). */
 export function matchesNodeSelectorAndAffinity(pi: PodInfo, labels: Record<string, string>, nodeName: string): boolean {
-  if (pi.nodeSelector) for (const [k, v] of Object.entries(pi.nodeSelector)) if (labels[k] !== v) return false;
+  if (!matchesNodeSelector(pi.nodeSelector, labels)) return false;
   if (pi.requiredNodeTerms && pi.requiredNodeTerms.length) {
     if (!pi.requiredNodeTerms.some((t) => nodeSelectorTermMatches(t, labels, nodeName))) return false;
   }

@@ -1,8 +1,18 @@
-import { StoreError, StoreUnavailableError } from './errors.js';
+import { CompactedError, StoreClosedError, StoreError, StoreUnavailableError } from './errors.js';
 import type { WatchEvent, WatchHandle, WatchOptions } from './types.js';
 
 /** Default bound on events buffered for one watcher before it is ended (see WatchSink). */
 export const DEFAULT_MAX_BUFFERED_EVENTS = 100_000;
+
+/**
+ * Why a new watch cannot start, the same contract for every backend: the store is closed, or the
+ * revision the watch starts after has been compacted away.
+ */
+export function watchStartError(closed: boolean, afterRevision: number, compacted: number): Error | undefined {
+  if (closed) return new StoreClosedError();
+  if (afterRevision < compacted) return new CompactedError(afterRevision, compacted);
+  return undefined;
+}
 
 type Item = { events: WatchEvent[] } | { progress: number };
 

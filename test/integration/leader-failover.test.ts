@@ -1,6 +1,6 @@
 /**
  * Controller-manager failover: two `cairn server` processes on one etcd (same key prefix, same
- * encryption keys), simulated nodes run by the second; a Deployment is mid-rollout when the
+ * encryption keys), simulated nodes (run by the test, over HTTPS to the second server); a Deployment is mid-rollout when the
  * server holding the kube-system/cairn-controller-manager Lease is SIGKILLed. The other server
  * takes the Lease within 15 s of the death and the rollout finishes under it.
  */
@@ -14,6 +14,8 @@ import { ENCRYPTION_CONFIG_FILE, ensureEncryptionConfig } from '../../src/store/
 import { startEtcd, type EtcdHandle } from '../support/etcd.js';
 import { RawClient } from '../support/raw-https.js';
 import { spawnServerProcess, type ServerProcess } from '../support/server.js';
+import { startHttpsSimulator } from '../support/sim-https.js';
+import type { Simulator } from '../../src/sim/simulator.js';
 
 const LEASE = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/cairn-controller-manager';
 const NS = 'failover';
@@ -27,6 +29,7 @@ let a: ServerProcess | undefined;
 let b: ServerProcess | undefined;
 let ca: RawClient | undefined;
 let cb: RawClient | undefined;
+let sim: Simulator | undefined;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + ms;
@@ -92,15 +95,19 @@ before(async () => {
   const dirB = await mkdtemp(join(tmpdir(), 'cairn-failover-b-'));
   dirs = [shared, dirA, dirB];
   const common = ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), '--etcd-prefix', `/cairn-failover-${randomBytes(4).toString('hex')}`, '--encryption-config', join(shared, ENCRYPTION_CONFIG_FILE), '--audit-log', 'none'];
-  // A first, so it takes the Lease; B then runs the simulated nodes (they must outlive A).
+  // A first, so it takes the Lease. The simulated nodes talk to B (they must outlive A); they run
+  // in this process rather than with `--simulated-nodes` because of the registration race
+  // described in test/support/sim-https.ts.
   a = await spawnServerProcess(common, dirA);
   ca = RawClient.admin(a.url, dirA);
   await until('server A to lead', () => leads(ca!), 15_000);
-  b = await spawnServerProcess([...common, '--simulated-nodes', '3'], dirB);
+  b = await spawnServerProcess(common, dirB);
   cb = RawClient.admin(b.url, dirB);
+  sim = await startHttpsSimulator(b.kubeconfigPath, 3, { podStartDelayMs: 300, podTerminateDelayMs: 300 });
 });
 
 after(async () => {
+  await sim?.stop();
   ca?.close();
   cb?.close();
   if (a && a.child.exitCode === null && a.child.signalCode === null) await a.kill();

@@ -6,22 +6,12 @@
  * caches over the in-process transport, as kube-apiserver reads them from its own informers.
  */
 import { type Client, type Informer, SharedInformerFactory } from '../../client/index.js';
+import { RBAC_GROUP as RBAC, type RoleRef, type Subject } from '../../kinds/rbac/binding-common.js';
 import type { KubeObject } from '../../util/object.js';
 import type { UserInfo } from '../types.js';
 import { type Attributes, PRIVILEGED_GROUP } from './attributes.js';
 import { type PolicyRule, ruleAllows } from './rules.js';
 
-interface RoleRef {
-  apiGroup?: string;
-  kind?: string;
-  name?: string;
-}
-interface Subject {
-  kind?: string;
-  apiGroup?: string;
-  name?: string;
-  namespace?: string;
-}
 type Binding = KubeObject & { roleRef?: RoleRef; subjects?: Subject[] };
 type Role = KubeObject & { rules?: PolicyRule[] };
 
@@ -34,7 +24,6 @@ export interface Decision {
 /** Where a rule came from (for SubjectAccessReview reasons). */
 type Visitor = (source: string | undefined, rule: PolicyRule | undefined, err: string | undefined) => boolean;
 
-const RBAC = 'rbac.authorization.k8s.io';
 const q = JSON.stringify;
 
 function describeSubject(s: Subject, bindingNamespace: string): string {

@@ -1,25 +1,15 @@
 /**
- * Node eligibility as upstream's scheduler plugins decide it, for controllers that place pods
- * themselves (DaemonSets): taints against tolerations (v1helper.TolerationsTolerateTaint),
+ * Node eligibility as upstream's scheduler plugins decide it, shared by the scheduler and by
+ * controllers that place pods themselves (DaemonSets) or check a volume's node affinity (PV
+ * binder): taints against tolerations (v1helper.TolerationsTolerateTaint, in nodes.ts),
  * nodeSelector, and required node affinity (NodeSelectorTerms: matchExpressions on labels and
  * matchFields on metadata.name, terms ORed, requirements ANDed).
  */
 import type { KubeObject } from '../../util/object.js';
+import type { Taint, Toleration } from './nodes.js';
 
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-  timeAdded?: string;
-}
-
-export interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
+// Taint/toleration matching lives once, in nodes.ts (v1helper); re-exported for node-fit users.
+export { findUntoleratedTaint, type Taint, type Toleration, toleratesTaint } from './nodes.js';
 
 export interface NodeSelectorRequirement {
   key: string;
@@ -50,36 +40,16 @@ export interface SchedulingSpec {
 
 export const taintsOf = (node: KubeObject): Taint[] => ((node.spec ?? {}) as { taints?: Taint[] }).taints ?? [];
 
-/** v1.Toleration.ToleratesTaint. */
-export function toleratesTaint(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  switch (t.operator ?? 'Equal') {
-    case 'Exists':
-      return true;
-    case 'Equal':
-    case '':
-      return (t.value ?? '') === (taint.value ?? '');
-    default:
-      return false;
-  }
-}
-
-export const tolerated = (taint: Taint, tolerations: Toleration[]) => tolerations.some((t) => toleratesTaint(t, taint));
-
-/** The first taint with one of `effects` that no toleration tolerates. */
-export function findUntoleratedTaint(taints: Taint[], tolerations: Toleration[], effects: string[]): Taint | undefined {
-  return taints.find((taint) => effects.includes(taint.effect) && !tolerated(taint, tolerations));
-}
-
-function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
-  const has = value !== undefined;
+/** One NodeSelectorRequirement against a label (or field) map (upstream nodeaffinity / labels.Requirement). */
+function requirementMatches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
+  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const v = labels[r.key];
   const values = r.values ?? [];
   switch (r.operator) {
     case 'In':
-      return has && values.includes(value);
+      return has && values.includes(v);
     case 'NotIn':
-      return !has || !values.includes(value);
+      return !has || !values.includes(v);
     case 'Exists':
       return has;
     case 'DoesNotExist':
@@ -87,9 +57,9 @@ function requirementMatches(r: NodeSelectorRequirement, value: string | undefine
     case 'Gt':
     case 'Lt': {
       if (!has || values.length !== 1) return false;
-      const a = Number.parseInt(value, 10);
+      const a = Number.parseInt(v, 10);
       const b = Number.parseInt(values[0], 10);
-      if (Number.isNaN(a) || Number.isNaN(b)) return false;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
       return r.operator === 'Gt' ? a > b : a < b;
     }
     default:
@@ -97,27 +67,35 @@ function requirementMatches(r: NodeSelectorRequirement, value: string | undefine
   }
 }
 
-/** One NodeSelectorTerm; an empty term matches nothing (as upstream). */
-export function nodeSelectorTermMatches(term: NodeSelectorTerm, node: KubeObject): boolean {
+/**
+ * One NodeSelectorTerm against a node's labels and name: matchExpressions on labels, matchFields
+ * on metadata.name, all ANDed; an empty term matches nothing (as upstream).
+ */
+export function nodeSelectorTermMatches(term: NodeSelectorTerm, labels: Record<string, string>, nodeName: string): boolean {
   const exprs = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
-  const labels = node.metadata.labels ?? {};
-  for (const r of exprs) if (!requirementMatches(r, Object.prototype.hasOwnProperty.call(labels, r.key) ? labels[r.key] : undefined)) return false;
-  for (const r of fields) {
-    if (r.key !== 'metadata.name') return false;
-    if (!requirementMatches(r, node.metadata.name)) return false;
-  }
+  for (const r of exprs) if (!requirementMatches(r, labels)) return false;
+  for (const r of fields) if (r.key !== 'metadata.name' || !requirementMatches(r, { 'metadata.name': nodeName })) return false;
+  return true;
+}
+
+/** nodeSelectorTermMatches for a Node object. */
+export const nodeSelectorTermMatchesNode = (term: NodeSelectorTerm, node: KubeObject): boolean =>
+  nodeSelectorTermMatches(term, node.metadata.labels ?? {}, node.metadata.name ?? '');
+
+/** A pod's spec.nodeSelector: every pair must be among the node's labels. */
+export function matchesNodeSelector(nodeSelector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(nodeSelector ?? {})) if (labels[k] !== v) return false;
   return true;
 }
 
 /** nodeSelector and required node affinity (upstream GetRequiredNodeAffinity(pod).Match(node)). */
 export function nodeMatchesPodAffinity(spec: SchedulingSpec, node: KubeObject): boolean {
-  const labels = node.metadata.labels ?? {};
-  for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return false;
+  if (!matchesNodeSelector(spec.nodeSelector, node.metadata.labels ?? {})) return false;
   const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms === undefined) return true;
-  return terms.some((t) => nodeSelectorTermMatches(t, node));
+  return terms.some((t) => nodeSelectorTermMatchesNode(t, node));
 }
 
 /** The node a pod targets: spec.nodeName, else a required matchFields metadata.name In [one] (util.GetTargetNodeName). */

@@ -3,7 +3,7 @@
  * which pods a Service selects, whether a pod belongs in endpoints at all, named target ports
  * resolved against the pod's containers, the hostname rule, and a pod→services index.
  */
-import type { ResourceRef } from '../../client/index.js';
+import { finalStateOf, type Informer, type ResourceRef, type WorkQueue } from '../../client/index.js';
 import { isPlainObject, type KubeObject } from '../../util/object.js';
 import { isPodReady } from './pod-state.js';
 
@@ -120,6 +120,50 @@ export function servicesForPod(services: KubeObject[], ...labelSets: (Record<str
   const out: string[] = [];
   for (const svc of services) if (labelSets.some((l) => selectorMatches(svc, l))) out.push(`${svc.metadata.namespace}/${svc.metadata.name}`);
   return out;
+}
+
+/** The pods (of the Service's namespace, from `pods`) that the Service selects. */
+export function podsSelectedBy(svc: KubeObject, pods: Informer<KubeObject>): KubeObject[] {
+  return pods.store.byNamespace(svc.metadata.namespace!).filter((p) => selectorMatches(svc, p.metadata.labels));
+}
+
+/** A resolved Service port as endpoints list it: the Service port's name, protocol and appProtocol with the pod's port number. */
+export interface ResolvedPort {
+  name?: string;
+  port: number;
+  protocol: string;
+  appProtocol?: string;
+}
+
+/** The Service's ports resolved against one pod (findPort); ports the pod does not have are left out. */
+export function resolvePorts(pod: KubeObject, servicePorts: ServicePort[]): ResolvedPort[] {
+  const out: ResolvedPort[] = [];
+  for (const sp of servicePorts) {
+    const port = findPort(pod, sp);
+    if (port === undefined) continue;
+    const rp: ResolvedPort = { name: sp.name || undefined, port, protocol: sp.protocol ?? 'TCP' };
+    if (sp.appProtocol) rp.appProtocol = sp.appProtocol;
+    if (rp.name === undefined) delete rp.name;
+    out.push(rp);
+  }
+  return out;
+}
+
+/**
+ * Enqueues, on the controller's queue, the `namespace/name` keys of the Services that select a
+ * pod (before and after a change that matters for endpoints, see podEndpointFingerprint).
+ */
+export function enqueueServicesForPods(pods: Informer<KubeObject>, services: Informer<KubeObject>, queue: WorkQueue<string>): void {
+  const enqueue = (...ps: KubeObject[]) => {
+    for (const k of servicesForPod(services.store.byNamespace(ps[0].metadata.namespace!), ...ps.map((p) => p.metadata.labels))) queue.add(k);
+  };
+  pods.addEventHandler({
+    onAdd: (p) => enqueue(p),
+    onUpdate: (o, n) => {
+      if (podEndpointFingerprint(o) !== podEndpointFingerprint(n)) enqueue(o, n);
+    },
+    onDelete: (p) => enqueue(finalStateOf(p)),
+  });
 }
 
 /** What matters about a pod for endpoints; a pod update that changes none of it is ignored. */

@@ -15,6 +15,8 @@ import {
   intColumn,
   intOrPercentValue,
   notMoreThan100Percent,
+  readyOfDesiredColumn,
+  replicasScale,
   selectorColumn,
   selectorImmutable,
   specOf,
@@ -109,12 +111,12 @@ export const deploymentKind: KindDefinition = {
   nameFormat: 'subdomain',
   schemaName: 'io.k8s.api.apps.v1.Deployment',
   statusSubresource: true,
-  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+  scale: replicasScale,
   tracksGeneration: true,
   printer: {
     columns: [
       nameColumn,
-      { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', priority: 0 },
+      readyOfDesiredColumn,
       intColumn('Up-to-date', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
       intColumn('Available', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
       ageColumn,

@@ -12,6 +12,7 @@ import {
   defaultPodTemplate,
   imagesColumn,
   intColumn,
+  replicasScale,
   selectorColumn,
   selectorImmutable,
   specOf,
@@ -46,7 +47,7 @@ export const replicaSetKind: KindDefinition = {
   nameFormat: 'subdomain',
   schemaName: 'io.k8s.api.apps.v1.ReplicaSet',
   statusSubresource: true,
-  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+  scale: replicasScale,
   tracksGeneration: true,
   // Upstream's ReplicaSetToSelectableFields adds status.replicas.
   fieldSelectors: { 'status.replicas': (obj) => String(status(obj).replicas ?? 0) },

@@ -14,6 +14,8 @@ import {
   imagesColumn,
   intOrPercentValue,
   notMoreThan100Percent,
+  readyOfDesiredColumn,
+  replicasScale,
   selectorImmutable,
   selectorMatchesTemplate,
   specOf,
@@ -166,12 +168,12 @@ export const statefulSetKind: KindDefinition = {
   nameFormat: 'label',
   schemaName: 'io.k8s.api.apps.v1.StatefulSet',
   statusSubresource: true,
-  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+  scale: replicasScale,
   tracksGeneration: true,
   printer: {
     columns: [
       nameColumn,
-      { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', priority: 0 },
+      readyOfDesiredColumn,
       ageColumn,
       containersColumn,
       imagesColumn,

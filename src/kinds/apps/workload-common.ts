@@ -1,14 +1,15 @@
 /**
  * What the apps and batch workloads share: selector + pod template validation in upstream's
  * shape (ValidatePodTemplateSpecForReplicaSet and friends), int-or-percent rollout knobs,
- * pod-template defaulting, selector immutability and the Containers/Images/Selector columns.
+ * pod-template defaulting, selector immutability, the scale subresource and the shared
+ * Ready/Containers/Images/Selector columns.
  */
 import { type FieldError, FieldPath, fieldErr } from '../../registry/field-errors.js';
 import { immutableField } from '../../registry/validation.js';
 import { deepEqual, isPlainObject, type KubeObject } from '../../util/object.js';
 import { defaultPodSpec, validatePodTemplateSpec } from '../core/pod-spec.js';
 import { type LabelSelector, type Selector, isEmptyLabelSelector, labelSelectorAsSelector, validateLabelSelector } from '../label-selector.js';
-import type { TableColumn } from '../types.js';
+import type { ScaleSubresource, TableColumn } from '../types.js';
 
 export { validateNonnegative } from '../core/helpers.js';
 
@@ -123,3 +124,8 @@ export const containersColumn: TableColumn = { name: 'Containers', type: 'string
 export const imagesColumn: TableColumn = { name: 'Images', type: 'string', description: 'Images referenced by each container in the template.', priority: 1 };
 export const selectorColumn: TableColumn = { name: 'Selector', type: 'string', description: 'The label selector of the pods this object manages.', priority: 1 };
 export const intColumn = (name: string, description: string): TableColumn => ({ name, type: 'integer', description, priority: 0 });
+/** Deployment's and StatefulSet's READY column, printed as `ready/desired`. */
+export const readyOfDesiredColumn: TableColumn = { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', priority: 0 };
+
+/** The scale subresource of the replicated workloads (Deployment, ReplicaSet, StatefulSet). */
+export const replicasScale: ScaleSubresource = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };

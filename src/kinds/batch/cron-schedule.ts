@@ -1,7 +1,8 @@
 /**
- * Standard 5-field cron schedules and @descriptors, checked the way upstream's CronJob validation
- * does (robfig/cron ParseStandard), returning the same error texts. Only validity matters here;
- * computing the next run belongs to the CronJob controller.
+ * Standard 5-field cron schedules and @descriptors, parsed the way upstream does (robfig/cron
+ * ParseStandard), with the same error texts. One parser for both users: the CronJob validation
+ * (cronScheduleError) and the CronJob controller (controllers/util/cron.ts, which computes the
+ * next run from the parsed fields).
  */
 
 interface Bounds {
@@ -19,7 +20,24 @@ const FIELDS: Bounds[] = [
   { min: 1, max: 12, names: MONTHS },
   { min: 0, max: 6, names: DAYS },
 ];
-const DESCRIPTORS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+const DESCRIPTORS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/** One parsed field: the values it allows, and whether it was `*` or `?` (robfig's starBit). */
+export interface CronField {
+  set: Set<number>;
+  star: boolean;
+}
+
+/** A parsed schedule: `@every <duration>` (in ms), or the five fields (minute, hour, day of month, month, day of week). */
+export type ParsedCron = { everyMs: number } | { fields: CronField[] };
 
 /** Go's strconv.Atoi: optional sign and decimal digits only. */
 function atoi(s: string): number {
@@ -31,7 +49,8 @@ function atoi(s: string): number {
 
 const intOrName = (s: string, names?: Record<string, number>) => names?.[s.toLowerCase()] ?? atoi(s);
 
-function checkRange(expr: string, b: Bounds): void {
+/** robfig getRange: one comma-separated part of a field, added to `into`; throws upstream's messages. */
+function addRange(expr: string, b: Bounds, into: CronField): void {
   const rangeAndStep = expr.split('/');
   const lowHigh = rangeAndStep[0].split('-');
   let start: number;
@@ -54,6 +73,15 @@ function checkRange(expr: string, b: Bounds): void {
   if (end > b.max) throw new Error(`end of range (${end}) above maximum (${b.max}): ${expr}`);
   if (start > end) throw new Error(`beginning of range (${start}) beyond end of range (${end}): ${expr}`);
   if (step === 0) throw new Error(`step of range should be a positive number: ${expr}`);
+  for (let v = start; v <= end; v += step) into.set.add(v);
+  // A star with a step above one no longer counts as a star.
+  if ((lowHigh[0] === '*' || lowHigh[0] === '?') && step <= 1) into.star = true;
+}
+
+function parseField(field: string, b: Bounds): CronField {
+  const out: CronField = { set: new Set(), star: false };
+  for (const part of field.split(',')) addRange(part, b, out);
+  return out;
 }
 
 function isValidTimeZone(tz: string): boolean {
@@ -67,6 +95,32 @@ function isValidTimeZone(tz: string): boolean {
 
 /** Go-style duration for "@every": e.g. "1h30m", "90s", "1.5h". */
 const durationRe = /^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$/;
+const DURATION_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** The duration of "@every <d>" in ms; `spec` is the whole schedule, for the message. */
+function parseEvery(d: string, spec: string): number {
+  if (d === '' || !durationRe.test(d)) throw new Error(`failed to parse duration ${spec}: time: invalid duration ${JSON.stringify(d)}`);
+  let total = 0;
+  for (const m of d.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/g)) total += (Number(m[1]) || 0) * DURATION_UNIT_MS[m[2]];
+  return total;
+}
+
+/**
+ * robfig ParseStandard on a schedule without a TZ=/CRON_TZ= prefix: an @descriptor, `@every
+ * <duration>`, or five fields. Throws with upstream's error texts.
+ */
+export function parseCronSpec(spec: string): ParsedCron {
+  let s = spec;
+  if (s.startsWith('@')) {
+    if (s.startsWith('@every ')) return { everyMs: parseEvery(s.slice('@every '.length), s) };
+    const expanded = DESCRIPTORS[s];
+    if (expanded === undefined) throw new Error(`unrecognized descriptor: ${s}`);
+    s = expanded;
+  }
+  const fields = s.split(/\s+/).filter(Boolean);
+  if (fields.length !== 5) throw new Error(`expected exactly 5 fields, found ${fields.length}: [${fields.join(' ')}]`);
+  return { fields: fields.map((f, i) => parseField(f, FIELDS[i])) };
+}
 
 /** Returns the parse error message, or undefined when the schedule is valid. */
 export function cronScheduleError(spec: string): string | undefined {
@@ -80,19 +134,7 @@ export function cronScheduleError(spec: string): string | undefined {
       if (!isValidTimeZone(tz)) return `provided bad location ${tz}: unknown time zone ${tz}`;
       s = sp < 0 ? '' : s.slice(sp).trim();
     }
-    if (s.startsWith('@')) {
-      if (DESCRIPTORS.includes(s)) return undefined;
-      if (s.startsWith('@every ')) {
-        const d = s.slice('@every '.length);
-        return durationRe.test(d) && d !== '' ? undefined : `failed to parse duration ${s}: time: invalid duration ${JSON.stringify(d)}`;
-      }
-      return `unrecognized descriptor: ${s}`;
-    }
-    const fields = s.split(/\s+/).filter(Boolean);
-    if (fields.length !== 5) return `expected exactly 5 fields, found ${fields.length}: [${fields.join(' ')}]`;
-    fields.forEach((f, i) => {
-      for (const part of f.split(',')) checkRange(part, FIELDS[i]);
-    });
+    parseCronSpec(s);
     return undefined;
   } catch (e) {
     return (e as Error).message;

@@ -42,11 +42,10 @@ function validate(obj: KubeObject): FieldError[] {
 
 const column = (name: string, description: string, priority = 0) => ({ name, type: 'string' as const, description, priority });
 
-/** Source as "component, host", falling back to the new reporting fields. */
-function sourceText(obj: KubeObject): string {
+/** Source as component and host, falling back to the new reporting fields. */
+function sourceOf(obj: KubeObject): [string, string] {
   const s = source(obj);
-  const [component, instance] = asStr(s.component) ? [asStr(s.component), asStr(s.host)] : [asStr(obj.reportingComponent), asStr(obj.reportingInstance)];
-  return instance ? `${component}, ${instance}` : component;
+  return asStr(s.component) ? [asStr(s.component), asStr(s.host)] : [asStr(obj.reportingComponent), asStr(obj.reportingInstance)];
 }
 
 const printer: Printer = {
@@ -63,20 +62,63 @@ const printer: Printer = {
     { ...nameColumn, priority: 1 },
   ],
   cells(obj, now) {
-    const first = obj.firstTimestamp ? age(asStr(obj.firstTimestamp), now) : age(asStr(obj.eventTime) || undefined, now);
     const series = asObj(obj.series);
-    let last = obj.lastTimestamp ? age(asStr(obj.lastTimestamp), now) : first;
-    let count = typeof obj.count === 'number' ? obj.count : 0;
-    if (series) {
-      last = age(asStr(series.lastObservedTime) || undefined, now);
-      count = Number(series.count ?? 0);
-    } else if (count === 0) count = 1; // singleton events from the new API carry no count
     const inv = involved(obj);
-    const kind = asStr(inv.kind).toLowerCase();
-    const target = asStr(inv.name) ? `${kind}/${asStr(inv.name)}` : kind;
-    return [last, asStr(obj.type), asStr(obj.reason), target, asStr(inv.fieldPath), sourceText(obj), asStr(obj.message).trim(), first, count, obj.metadata.name];
+    const [component, instance] = sourceOf(obj);
+    return eventCells(
+      {
+        name: obj.metadata.name,
+        type: asStr(obj.type),
+        reason: asStr(obj.reason),
+        message: asStr(obj.message),
+        objectKind: asStr(inv.kind),
+        objectName: asStr(inv.name),
+        fieldPath: asStr(inv.fieldPath),
+        component,
+        instance,
+        firstTimestamp: asStr(obj.firstTimestamp),
+        lastTimestamp: asStr(obj.lastTimestamp),
+        eventTime: asStr(obj.eventTime),
+        count: typeof obj.count === 'number' ? obj.count : 0,
+        series: series && { count: Number(series.count ?? 0), lastObservedTime: asStr(series.lastObservedTime) },
+      },
+      now,
+    );
   },
 };
+
+/** What a row of the Event table shows, under either API's field names (core/v1 and events.k8s.io/v1). */
+export interface EventRowFields {
+  name?: string;
+  type?: string;
+  reason?: string;
+  message?: string;
+  objectKind?: string;
+  objectName?: string;
+  fieldPath?: string;
+  component: string;
+  instance: string;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  count?: number;
+  series?: { count?: number; lastObservedTime?: string };
+}
+
+/** Upstream printEvent: one row of the Event table, shared by core/v1 and events.k8s.io/v1 Events. */
+export function eventCells(e: EventRowFields, now: Date): unknown[] {
+  const first = e.firstTimestamp ? age(e.firstTimestamp, now) : age(e.eventTime, now);
+  let last = e.lastTimestamp ? age(e.lastTimestamp, now) : first;
+  let count = e.count ?? 0;
+  if (e.series) {
+    last = age(e.series.lastObservedTime, now);
+    count = e.series.count ?? 0;
+  } else if (count === 0) count = 1; // singleton events from the new API carry no count
+  const kind = (e.objectKind ?? '').toLowerCase();
+  const target = e.objectName ? `${kind}/${e.objectName}` : kind;
+  const source = e.instance ? `${e.component}, ${e.instance}` : e.component;
+  return [last, e.type ?? '', e.reason ?? '', target, e.fieldPath ?? '', source, (e.message ?? '').trim(), first, count, e.name];
+}
 
 export const event: KindDefinition = {
   group: '',

@@ -7,7 +7,8 @@
 import { type FieldError, FieldPath, fieldErr } from '../../registry/field-errors.js';
 import { isQualifiedName } from '../../registry/validation.js';
 import { deepEqual, type KubeObject } from '../../util/object.js';
-import { age, nameColumn } from '../printing.js';
+import { eventCells } from '../core/event.js';
+import { nameColumn } from '../printing.js';
 import type { KindDefinition } from '../types.js';
 
 interface ObjectReference {
@@ -128,20 +129,26 @@ export const eventKind: KindDefinition = {
     ],
     cells(obj, now) {
       const e = obj as EventV1;
-      const first = e.deprecatedFirstTimestamp ? age(e.deprecatedFirstTimestamp, now) : age(e.eventTime, now);
-      let last = e.deprecatedLastTimestamp ? age(e.deprecatedLastTimestamp, now) : first;
-      let count = e.deprecatedCount ?? 0;
-      if (e.series) {
-        last = age(e.series.lastObservedTime, now);
-        count = e.series.count ?? 0;
-      } else if (count === 0) count = 1; // singleton events carry no count in the new API
       const r = e.regarding ?? {};
-      const kind = (r.kind ?? '').toLowerCase();
-      const target = r.name ? `${kind}/${r.name}` : kind;
-      const component = e.deprecatedSource?.component || e.reportingController || '';
-      const instance = e.deprecatedSource?.host || e.reportingInstance || '';
-      const source = instance ? `${component}, ${instance}` : component;
-      return [last, e.type ?? '', e.reason ?? '', target, r.fieldPath ?? '', source, (e.note ?? '').trim(), first, count, obj.metadata.name];
+      return eventCells(
+        {
+          name: obj.metadata.name,
+          type: e.type,
+          reason: e.reason,
+          message: e.note,
+          objectKind: r.kind,
+          objectName: r.name,
+          fieldPath: r.fieldPath,
+          component: e.deprecatedSource?.component || e.reportingController || '',
+          instance: e.deprecatedSource?.host || e.reportingInstance || '',
+          firstTimestamp: e.deprecatedFirstTimestamp,
+          lastTimestamp: e.deprecatedLastTimestamp,
+          eventTime: e.eventTime,
+          count: e.deprecatedCount,
+          series: e.series,
+        },
+        now,
+      );
     },
   },
   strategy: { validate, validateUpdate },

@@ -10,12 +10,13 @@ import type { KindStrategy, Printer } from '../types.js';
 
 export const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
-interface RoleRef {
+/** A binding's roleRef and subjects, as the kinds validate them and the RBAC authorizer reads them. */
+export interface RoleRef {
   apiGroup?: string;
   kind?: string;
   name?: string;
 }
-interface Subject {
+export interface Subject {
   kind?: string;
   apiGroup?: string;
   name?: string;

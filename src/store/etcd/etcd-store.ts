@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { normalizePrefix, rangeStart } from '../keys.js';
 import type { KeyValue, ListOptions, ListResult, Store, WatchHandle, WatchOptions } from '../types.js';
-import { DEFAULT_MAX_BUFFERED_EVENTS, WatchSink } from '../watch-sink.js';
+import { DEFAULT_MAX_BUFFERED_EVENTS, WatchSink, watchStartError } from '../watch-sink.js';
 import { isCompactedError, isFutureRevisionError, neverSent, translateEtcdError } from './etcd-errors.js';
 import { openEtcdWatch, SharedEtcdWatch } from './etcd-watch.js';
 import { KeyCodec } from './key-codec.js';
@@ -186,14 +186,11 @@ export class EtcdStore implements Store {
       this.sinks.delete(sink);
       teardown();
     });
-    if (this.closed) {
-      sink.fail(new StoreClosedError());
-      return sink;
-    }
     // etcd itself accepts one revision more (it keeps the events *at* its compaction revision),
     // but the contract is the same for both backends.
-    if (opts.afterRevision < this.knownCompacted) {
-      sink.fail(new CompactedError(opts.afterRevision, this.knownCompacted));
+    const refused = watchStartError(this.closed, opts.afterRevision, this.knownCompacted);
+    if (refused) {
+      sink.fail(refused);
       return sink;
     }
     this.sinks.add(sink);

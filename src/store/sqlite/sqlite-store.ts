@@ -8,7 +8,7 @@ import {
 } from '../errors.js';
 import { normalizePrefix, prefixRangeEnd, rangeStart } from '../keys.js';
 import type { KeyValue, ListOptions, ListResult, Store, WatchEvent, WatchHandle, WatchOptions } from '../types.js';
-import { DEFAULT_MAX_BUFFERED_EVENTS, WatchSink } from '../watch-sink.js';
+import { DEFAULT_MAX_BUFFERED_EVENTS, WatchSink, watchStartError } from '../watch-sink.js';
 import { cleanCompactedHistory, META_COMPACTED_REV, META_COMPACT_PROGRESS } from './compaction.js';
 import { openDatabase, readMeta, translateSqliteError, type Db } from './schema.js';
 import { prepareStatements, type RangeEnd, type ReplayRow, type Statements } from './statements.js';
@@ -142,12 +142,9 @@ export class SqliteStore implements Store {
   watch(prefix: string, opts: WatchOptions): WatchHandle {
     const normalized = normalizePrefix(prefix);
     const sink: WatchSink = new WatchSink(opts, this.maxWatchBuffer, () => this.hub.remove(normalized, sink));
-    if (this.closed) {
-      sink.fail(new StoreClosedError());
-      return sink;
-    }
-    if (opts.afterRevision < this.compacted) {
-      sink.fail(new CompactedError(opts.afterRevision, this.compacted));
+    const refused = watchStartError(this.closed, opts.afterRevision, this.compacted);
+    if (refused) {
+      sink.fail(refused);
       return sink;
     }
     try {
