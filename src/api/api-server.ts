@@ -22,7 +22,7 @@ import { parseRequestInfo, type RequestInfo, type ResourceRequest } from './requ
 import { ResourceHandler } from './resource-handler.js';
 import { NamespaceCache } from './namespace-cache.js';
 import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
-import { isStream, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
+import { isStream, onStreamEnd, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
 import { versionInfo } from './version.js';
 import { type VirtualResource, VirtualResources } from './virtual-resources.js';
 import type { RequestAccess } from './authz/access.js';
@@ -143,19 +143,8 @@ export class ApiServer {
   };
 
   private trackWatch(res: StreamResponse): StreamResponse {
-    const inner = res.stream;
-    const self = this;
-    self.activeWatches++;
-    return {
-      ...res,
-      stream: (async function* () {
-        try {
-          yield* inner;
-        } finally {
-          self.activeWatches--;
-        }
-      })(),
-    };
+    this.activeWatches++;
+    return onStreamEnd(res, () => this.activeWatches--);
   }
 
   errorResponse(e: unknown, req: ApiRequest, info?: ResourceRequest): ApiResponse {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { parseRequestInfo, type RequestInfo } from './request-info.js';
-import { isRaw, isStream, type ApiHandler, type ApiRequest, type ApiResponse, type StreamResponse, type UserInfo } from './types.js';
+import { isRaw, isStream, onStreamEnd, type ApiHandler, type ApiRequest, type ApiResponse, type StreamResponse, type UserInfo } from './types.js';
 
 export type AuditLevel = 'None' | 'Metadata' | 'Request' | 'RequestResponse';
 export const AUDIT_LEVELS: AuditLevel[] = ['None', 'Metadata', 'Request', 'RequestResponse'];
@@ -84,18 +84,7 @@ export class AuditLog {
   }
 
   private trackStream(req: ApiRequest, res: StreamResponse, received: number, started: number): StreamResponse {
-    const inner = res.stream;
-    const self = this;
-    return {
-      ...res,
-      stream: (async function* () {
-        try {
-          yield* inner;
-        } finally {
-          self.write(req, received, started, res);
-        }
-      })(),
-    };
+    return onStreamEnd(res, () => this.write(req, received, started, res));
   }
 
   private write(req: ApiRequest, received: number, started: number, res: ApiResponse) {

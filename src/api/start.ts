@@ -167,7 +167,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const ctrlLog = log.child('controllers');
     // One server on SQLite needs no election; servers sharing etcd elect one controller manager.
     if (cfg.controllers !== false) {
-      controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ({ level, msg, ...fields }) => ctrlLog.log(level, msg, fields), {
+      controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ctrlLog.clientLogger, {
         leaderElect: cfg.store === 'etcd',
         ...cfg.controllerOptions,
         settings: { ...cfg.controllerOptions?.settings, ...(cfg.lbPool ? { lbPool: cfg.lbPool } : {}) },
@@ -183,7 +183,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       const simLog = log.child('sim');
       simulator = new Simulator(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), {
         ...cfg.simulator,
-        logger: ({ level, msg, ...fields }) => simLog.log(level, msg, fields),
+        logger: simLog.clientLogger,
       });
       await simulator.start();
       await simulator.adoptExisting();

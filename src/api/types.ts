@@ -56,4 +56,19 @@ export type ApiResponse = JsonResponse | RawResponse | StreamResponse;
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
 
 export const isStream = (r: ApiResponse): r is StreamResponse => 'stream' in r;
+
+/** The same stream answer, calling `onEnd` once its stream finishes, fails or is stopped by the reader. */
+export function onStreamEnd(res: StreamResponse, onEnd: () => void): StreamResponse {
+  const inner = res.stream;
+  return {
+    ...res,
+    stream: (async function* () {
+      try {
+        yield* inner;
+      } finally {
+        onEnd();
+      }
+    })(),
+  };
+}
 export const isRaw = (r: ApiResponse): r is RawResponse => 'raw' in r;

@@ -122,15 +122,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   async list(opts: ListOptions = {}): Promise<KubeList<T>> {
     return this.call<KubeList<T>>('GET', resourcePath(this.ref, opts.namespace), {
-      query: {
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: opts.limit,
-        continue: opts.continue,
-        resourceVersion: opts.resourceVersion,
-        resourceVersionMatch: opts.resourceVersionMatch,
-        timeoutSeconds: opts.timeoutSeconds,
-      },
+      query: { ...listQuery(opts), timeoutSeconds: opts.timeoutSeconds },
       signal: opts.signal,
     });
   }
@@ -169,14 +161,7 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
 
   async deleteCollection(opts: DeleteCollectionOptions = {}): Promise<KubeList<T> | Status> {
     return this.call<KubeList<T> | Status>('DELETE', resourcePath(this.ref, opts.namespace), {
-      query: {
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: opts.limit,
-        continue: opts.continue,
-        resourceVersion: opts.resourceVersion,
-        resourceVersionMatch: opts.resourceVersionMatch,
-      },
+      query: listQuery(opts),
       body: deleteBody(opts),
     });
   }
@@ -250,6 +235,18 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     const res = await this.transport.request({ method, path, query: r.query, body: r.body, contentType: r.contentType, signal: r.signal });
     return res.body as R;
   }
+}
+
+/** The selection a list (and a deleteCollection) sends: selectors, paging and the resource version. */
+function listQuery(opts: Omit<ListOptions, 'timeoutSeconds' | 'signal'>): Record<string, string | number | undefined> {
+  return {
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+    limit: opts.limit,
+    continue: opts.continue,
+    resourceVersion: opts.resourceVersion,
+    resourceVersionMatch: opts.resourceVersionMatch,
+  };
 }
 
 function writeQuery(opts: WriteOptions): Record<string, string | boolean | undefined> {

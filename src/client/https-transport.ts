@@ -14,9 +14,11 @@ import {
   type TransportHeaders,
   type TransportRequest,
   type TransportResponse,
+  assertOk,
   decodeBody,
   encodeBody,
   pathWithQuery,
+  requestHeaders,
 } from './transport.js';
 
 export interface HttpsTransportOptions {
@@ -80,7 +82,7 @@ export class HttpsTransport implements Transport {
       const headers = opened.res.headers as TransportHeaders;
       const status = opened.res.statusCode ?? 0;
       const body = decodeBody(bytes, headers['content-type'] as string | undefined);
-      if (status < 200 || status > 299) throw new StatusError(statusFromResponse(status, body));
+      assertOk(status, body);
       return { status, headers, body };
     } catch (err) {
       throw opened.failure() ?? this.mapError(err, req, opened.describe);
@@ -127,17 +129,9 @@ export class HttpsTransport implements Transport {
     const describe = `${req.method} ${url}`;
     if (req.signal?.aborted) return Promise.reject(new AbortedError(`${describe}: aborted`));
     const payload = encodeBody(req);
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'user-agent': this.userAgent,
-      ...lowerKeys(req.headers),
-    };
+    const headers = requestHeaders(req, payload, { 'user-agent': this.userAgent });
     const token = this.token();
     if (token) headers.authorization = `Bearer ${token}`;
-    if (payload) {
-      headers['content-type'] = payload.contentType;
-      headers['content-length'] = String(payload.bytes.length);
-    }
     const mod = this.base.protocol === 'https:' ? https : http;
 
     return new Promise<Opened>((resolve, reject) => {
@@ -192,12 +186,6 @@ export class HttpsTransport implements Transport {
     const e = err as NodeJS.ErrnoException;
     return new TransportError(`${describe}: ${e.code ? `${e.code} ` : ''}${e.message}`, { cause: err });
   }
-}
-
-function lowerKeys(h: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) out[k.toLowerCase()] = v;
-  return out;
 }
 
 async function readAll(res: http.IncomingMessage): Promise<Buffer> {

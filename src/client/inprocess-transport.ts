@@ -4,7 +4,7 @@
  * isolation — bodies go in as bytes, answers come out as copies — so a client can never mutate
  * an object the server (or another watcher) still holds, and behaviour matches the HTTPS path.
  */
-import { type ApiHandler, type ApiResponse, type UserInfo, isRaw, isStream } from '../api/types.js';
+import { type ApiHandler, type ApiResponse, type RawResponse, type UserInfo, isRaw, isStream } from '../api/types.js';
 import { abortable } from './abortable.js';
 import { AbortedError, ClientError, StatusError, TransportError, statusFromResponse } from './errors.js';
 import {
@@ -12,8 +12,10 @@ import {
   type TransportHeaders,
   type TransportRequest,
   type TransportResponse,
+  assertOk,
   decodeBody,
   encodeBody,
+  requestHeaders,
   toSearchParams,
 } from './transport.js';
 
@@ -39,8 +41,8 @@ export class InProcessTransport implements Transport {
       throw new ClientError(`${req.method} ${req.path}: the server answered with a stream`);
     }
     const headers = (res.headers ?? {}) as TransportHeaders;
-    const body = isRaw(res) ? decodeBody(typeof res.raw === 'string' ? res.raw : Buffer.from(res.raw), res.contentType) : copy(res.body);
-    if (res.status < 200 || res.status > 299) throw new StatusError(statusFromResponse(res.status, body));
+    const body = isRaw(res) ? rawBody(res) : copy(res.body);
+    assertOk(res.status, body);
     return { status: res.status, headers, body };
   }
 
@@ -60,8 +62,7 @@ export class InProcessTransport implements Transport {
     }
     if (!isStream(res)) {
       req.signal?.removeEventListener('abort', onAbort);
-      const body = isRaw(res) ? decodeBody(typeof res.raw === 'string' ? res.raw : Buffer.from(res.raw), res.contentType) : res.body;
-      if (res.status < 200 || res.status > 299) throw new StatusError(statusFromResponse(res.status, body));
+      assertOk(res.status, isRaw(res) ? rawBody(res) : res.body);
       throw new ClientError(`${req.method} ${req.path}: expected a stream, the server answered with a single body`);
     }
     const source = res.stream;
@@ -78,12 +79,7 @@ export class InProcessTransport implements Transport {
   private async call(req: TransportRequest, signal: AbortSignal): Promise<ApiResponse> {
     if (signal.aborted) throw new AbortedError(`${req.method} ${req.path}: aborted`);
     const payload = encodeBody(req);
-    const headers: Record<string, string | undefined> = { accept: 'application/json' };
-    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
-    if (payload) {
-      headers['content-type'] = payload.contentType;
-      headers['content-length'] = String(payload.bytes.length);
-    }
+    const headers = requestHeaders(req, payload);
     try {
       return await this.handler({
         method: req.method,
@@ -103,6 +99,11 @@ export class InProcessTransport implements Transport {
       throw new TransportError(`${req.method} ${req.path}: handler failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
   }
+}
+
+/** A raw (non-object) answer decoded as the HTTPS transport decodes the bytes it reads. */
+function rawBody(res: RawResponse): unknown {
+  return decodeBody(typeof res.raw === 'string' ? res.raw : Buffer.from(res.raw), res.contentType);
 }
 
 /** The copy HTTP would have made: the server may keep (and share) the object it answered with. */

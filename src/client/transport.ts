@@ -4,6 +4,7 @@
  * server's ApiHandler directly). Everything above — typed client, informers, controllers — is
  * written against this interface only, so a controller moves between the two unchanged.
  */
+import { StatusError, statusFromResponse } from './errors.js';
 
 export type QueryInput = Record<string, string | number | boolean | undefined> | URLSearchParams;
 
@@ -63,6 +64,25 @@ export function encodeBody(req: TransportRequest): { bytes: Buffer; contentType:
   if (Buffer.isBuffer(req.body)) return { bytes: req.body, contentType: req.contentType ?? 'application/json' };
   if (req.body instanceof Uint8Array) return { bytes: Buffer.from(req.body), contentType: req.contentType ?? 'application/octet-stream' };
   return { bytes: Buffer.from(JSON.stringify(req.body), 'utf8'), contentType: req.contentType ?? 'application/json' };
+}
+
+/**
+ * The request headers both transports send: JSON accepted, `defaults` (such as the user agent),
+ * the caller's headers (names lower-cased, overriding those), and the body's type and length.
+ */
+export function requestHeaders(req: TransportRequest, payload: ReturnType<typeof encodeBody>, defaults: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = { accept: 'application/json', ...defaults };
+  for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (payload) {
+    headers['content-type'] = payload.contentType;
+    headers['content-length'] = String(payload.bytes.length);
+  }
+  return headers;
+}
+
+/** Rejects a non-2xx answer with the server's Status (StatusError), as every transport must. */
+export function assertOk(status: number, body: unknown): void {
+  if (status < 200 || status > 299) throw new StatusError(statusFromResponse(status, body));
 }
 
 const isJsonType = (ct: string) => /^application\/(?:[\w.+-]+\+)?json\b/i.test(ct);

@@ -2,14 +2,8 @@
  * Controller and work-queue metrics in Prometheus text, named after controller-runtime's and
  * client-go's series, for the server's /metrics.
  */
-import type { Histogram, RunningController } from '../client/index.js';
-
-function histogram(name: string, labels: string, h: Histogram): string {
-  let s = '';
-  h.buckets.forEach((b, i) => (s += `${name}_bucket{${labels},le="${b}"} ${h.cumulativeCounts[i]}\n`));
-  s += `${name}_bucket{${labels},le="+Inf"} ${h.count}\n${name}_sum{${labels}} ${h.sum}\n${name}_count{${labels}} ${h.count}\n`;
-  return s;
-}
+import type { RunningController } from '../client/index.js';
+import { histogramText } from '../util/prometheus.js';
 
 const HELP: [string, string, string][] = [
   ['controller_runtime_reconcile_total', 'counter', 'Reconciles per controller and result.'],
@@ -32,7 +26,7 @@ export function renderControllerMetrics(controllers: RunningController[]): strin
     const l = `controller="${c.name}"`;
     for (const [result, v] of Object.entries(m.reconcileTotal)) add('controller_runtime_reconcile_total', `controller_runtime_reconcile_total{${l},result="${result}"} ${v}\n`);
     add('controller_runtime_reconcile_errors_total', `controller_runtime_reconcile_errors_total{${l}} ${m.reconcileErrors}\n`);
-    add('controller_runtime_reconcile_time_seconds', histogram('controller_runtime_reconcile_time_seconds', l, m.reconcileTimeSeconds));
+    add('controller_runtime_reconcile_time_seconds', histogramText('controller_runtime_reconcile_time_seconds', l, m.reconcileTimeSeconds));
     add('controller_runtime_active_workers', `controller_runtime_active_workers{${l}} ${m.activeWorkers}\n`);
     add('controller_runtime_max_concurrent_reconciles', `controller_runtime_max_concurrent_reconciles{${l}} ${m.workers}\n`);
     const q = m.queue;
@@ -40,8 +34,8 @@ export function renderControllerMetrics(controllers: RunningController[]): strin
     add('workqueue_depth', `workqueue_depth{${ql}} ${q.depth}\n`);
     add('workqueue_adds_total', `workqueue_adds_total{${ql}} ${q.adds}\n`);
     add('workqueue_retries_total', `workqueue_retries_total{${ql}} ${q.retries}\n`);
-    add('workqueue_queue_duration_seconds', histogram('workqueue_queue_duration_seconds', ql, q.queueLatencySeconds));
-    add('workqueue_work_duration_seconds', histogram('workqueue_work_duration_seconds', ql, q.workDurationSeconds));
+    add('workqueue_queue_duration_seconds', histogramText('workqueue_queue_duration_seconds', ql, q.queueLatencySeconds));
+    add('workqueue_work_duration_seconds', histogramText('workqueue_work_duration_seconds', ql, q.workDurationSeconds));
   }
   return [...out.values()].join('');
 }

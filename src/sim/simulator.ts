@@ -609,28 +609,21 @@ export class Simulator {
     const spec = p.spec as PodSpec;
     const prev = (p.status ?? {}) as PodStatus;
     const now = rfc3339();
-    const containerStatuses = (spec.containers ?? []).map((c) => ({
+    const status = (c: ContainerSpec, state: ContainerStatus['state'], started: boolean): ContainerStatus => ({
       name: c.name,
-      state: { running: { startedAt: now } },
+      state,
       lastState: {},
       ready: true,
       restartCount: 0,
       image: c.image,
       imageID: `sim://sha256:${hex(c.image ?? '', 64)}`,
       containerID: `sim://${randomBytes(16).toString('hex')}`,
-      started: true,
-    }));
-    const initContainerStatuses = (spec.initContainers ?? []).map((c) => ({
-      name: c.name,
-      state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: now, finishedAt: now, containerID: `sim://${randomBytes(16).toString('hex')}` } },
-      lastState: {},
-      ready: true,
-      restartCount: 0,
-      image: c.image,
-      imageID: `sim://sha256:${hex(c.image ?? '', 64)}`,
-      containerID: `sim://${randomBytes(16).toString('hex')}`,
-      started: false,
-    }));
+      started,
+    });
+    const containerStatuses = (spec.containers ?? []).map((c) => status(c, { running: { startedAt: now } }, true));
+    const initContainerStatuses = (spec.initContainers ?? []).map((c) =>
+      status(c, { terminated: { exitCode: 0, reason: 'Completed', startedAt: now, finishedAt: now, containerID: `sim://${randomBytes(16).toString('hex')}` } }, false),
+    );
     const keep = (prev.conditions ?? []).filter((c) => !['Initialized', 'ContainersReady', 'Ready', 'PodReadyToStartContainers'].includes(c.type));
     const sched = keep.find((c) => c.type === 'PodScheduled');
     if (!sched) keep.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now });

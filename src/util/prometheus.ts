@@ -3,6 +3,8 @@
  * kept in memory and rendered on /metrics.
  */
 
+import { Histogram } from './histogram.js';
+
 type Labels = Record<string, string>;
 
 const labelKey = (l: Labels) =>
@@ -50,8 +52,19 @@ export class GaugeFunc implements Family {
 
 export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** One histogram's series lines (`labels` already rendered, e.g. `verb="GET"`, or empty). */
+export function histogramText(name: string, labels: string, h: Histogram): string {
+  const pre = labels ? `${labels},` : '';
+  const sel = labels ? `{${labels}}` : '';
+  let out = '';
+  h.buckets.forEach((b, i) => (out += `${name}_bucket{${pre}le="${b}"} ${h.cumulativeCounts[i]}\n`));
+  out += `${name}_bucket{${pre}le="+Inf"} ${h.count}\n`;
+  out += `${name}_sum${sel} ${h.sum}\n${name}_count${sel} ${h.count}\n`;
+  return out;
+}
+
 export class HistogramVec implements Family {
-  private series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  private series = new Map<string, Histogram>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -60,19 +73,12 @@ export class HistogramVec implements Family {
   observe(labels: Labels, v: number) {
     const k = labelKey(labels);
     let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    s.sum += v;
-    s.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) s.counts[i]++;
+    if (!s) this.series.set(k, (s = new Histogram(this.buckets)));
+    s.observe(v);
   }
   render(): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
-    for (const [k, s] of this.series) {
-      const pre = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => (out += `${this.name}_bucket{${pre}le="${b}"} ${s.counts[i]}\n`));
-      out += `${this.name}_bucket{${pre}le="+Inf"} ${s.count}\n`;
-      out += `${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}\n${this.name}_count${k ? `{${k}}` : ''} ${s.count}\n`;
-    }
+    for (const [k, s] of this.series) out += histogramText(this.name, k, s);
     return out;
   }
 }
