@@ -242,7 +242,8 @@ export class Simulator {
       shape: { cpu: shape.cpu ?? '4', memory: shape.memory ?? '16Gi', pods: shape.pods ?? '110', ephemeralStorage: shape.ephemeralStorage ?? '100Gi' },
       internalIP: simNodeIP(index),
       stopped: false,
-      nextRenew: 0,
+      // Not due until registration's own renewal below: the ticker must not race it to create the Lease.
+      nextRenew: Number.POSITIVE_INFINITY,
       nextStatusCheck: Date.now() + Math.random() * this.o.nodeStatusCheckIntervalMs,
       lastStatusReport: 0,
       usedIPs: new Set(),
@@ -364,16 +365,22 @@ export class Simulator {
       node.lease = await leases.update({ ...cur, spec: { ...(cur.spec as object), ...spec } } as KubeObject);
       return;
     }
-    node.lease = await leases.create({
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: {
-        name: node.name,
-        namespace: NODE_LEASE_NAMESPACE,
-        ownerReferences: node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined,
-      },
-      spec,
-    } as KubeObject);
+    try {
+      node.lease = await leases.create({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: node.name,
+          namespace: NODE_LEASE_NAMESPACE,
+          ownerReferences: node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined,
+        },
+        spec,
+      } as KubeObject);
+    } catch (e) {
+      // Someone made it meanwhile (a previous run of this node): renew that one on the next tick.
+      if (!isAlreadyExists(e)) throw e;
+      node.lease = undefined;
+    }
   }
 
   private nodeChanged(n: KubeObject): void {
