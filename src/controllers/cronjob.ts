@@ -8,7 +8,7 @@
  * key is requeued for exactly the next scheduled time — nothing polls.
  */
 import { finalStateOf, isAlreadyExists, isConflict, isNotFound } from '../client/index.js';
-import type { JobSpec } from '../kinds/batch/job-spec.js';
+import type { CronJobSpec } from '../kinds/batch/cron-job.js';
 import { deepClone, type KubeObject } from '../util/object.js';
 import { type ControllerSpec, simpleController } from './context.js';
 import { conditionTrue, type JobStatus } from './job.js';
@@ -24,16 +24,6 @@ const MAX_MISSED = 100;
 /** Timers cannot wait longer than ~24.8 days; a far schedule is re-checked (and recomputed) after this. */
 const MAX_REQUEUE_MS = 6 * 3600_000;
 
-interface CronJobSpec {
-  schedule?: string;
-  timeZone?: string;
-  startingDeadlineSeconds?: number;
-  concurrencyPolicy?: string;
-  suspend?: boolean;
-  jobTemplate?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: JobSpec };
-  successfulJobsHistoryLimit?: number;
-  failedJobsHistoryLimit?: number;
-}
 interface ObjectReference {
   kind?: string;
   namespace?: string;

@@ -8,7 +8,8 @@ import type { KindDefinition } from '../types.js';
 import { cronScheduleError, timeZoneErrors } from './cron-schedule.js';
 import { type JobSpec, validateJobSpecCommon } from './job-spec.js';
 
-interface CronJobSpec {
+/** batch/v1 CronJobSpec, as validation and the CronJob controller read it. */
+export interface CronJobSpec {
   schedule?: string;
   timeZone?: string;
   startingDeadlineSeconds?: number;
