@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeconfigError, loadKubeconfig, parseKubeconfig } from '../../src/client/index.js';
@@ -42,8 +42,9 @@ users:
   assert.equal(conn.token, undefined);
 });
 
-test('reads files relative to the kubeconfig directory; token and tokenFile; explicit context', () => {
+test('reads files relative to the kubeconfig directory; token and tokenFile; explicit context', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-kc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'pki'));
   writeFileSync(join(dir, 'pki', 'ca.crt'), 'CAFILE');
   writeFileSync(join(dir, 'token'), 'tok-from-file\n');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -189,8 +189,10 @@ function makePki(dir: string) {
   ssl('req', '-x509', '-new', '-key', 'other.key', '-subj', '/CN=other-ca', '-days', '1', '-out', 'other.crt');
 }
 
-test('HTTPS transport from a kubeconfig: CA pinning and client-certificate auth', { skip: !haveOpenssl() && 'openssl not installed' }, async (t) => {
+test('HTTPS transport from a kubeconfig: CA pinning and client-certificate auth', async (t) => {
+  assert.ok(haveOpenssl(), 'openssl is missing: run scripts/setup.sh');
   const dir = mkdtempSync(join(tmpdir(), 'cairn-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   makePki(dir);
   const read = (f: string) => readFileSync(join(dir, f));
   const server = https.createServer({ key: read('server.key'), cert: read('server.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: true });
