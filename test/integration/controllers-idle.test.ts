@@ -17,6 +17,7 @@ import { RawClient } from '../support/raw-https.js';
 import { spawnServerProcess, type ServerProcess } from '../support/server.js';
 import { startHttpsSimulator } from '../support/sim-https.js';
 import type { Simulator } from '../../src/sim/simulator.js';
+import { until } from '../support/until.js';
 
 const NS = 'idle';
 const BAD = 'idle-bad';
@@ -40,21 +41,6 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / ticks();
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 async function create(path: string, body: object): Promise<any> {

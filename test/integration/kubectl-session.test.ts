@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, testStore, type TestServer } from '../support/server.js';
+import { until } from '../support/until.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/kubectl/', import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);
@@ -67,14 +68,6 @@ function row(out: string, name: string, col = 0): string[] {
   return r;
 }
 const AGE = /^\d+s$/;
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const NS = 'shop';
 const NS2 = 'shop-extra';

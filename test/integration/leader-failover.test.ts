@@ -16,6 +16,7 @@ import { RawClient } from '../support/raw-https.js';
 import { spawnServerProcess, type ServerProcess } from '../support/server.js';
 import { startHttpsSimulator } from '../support/sim-https.js';
 import type { Simulator } from '../../src/sim/simulator.js';
+import { until } from '../support/until.js';
 
 const LEASE = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/cairn-controller-manager';
 const NS = 'failover';
@@ -30,21 +31,6 @@ let b: ServerProcess | undefined;
 let ca: RawClient | undefined;
 let cb: RawClient | undefined;
 let sim: Simulator | undefined;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** Whether this server runs the controllers now: its /metrics lists them only while it leads. */
 async function leads(c: RawClient): Promise<boolean> {

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { Client, InProcessTransport, isConflict, isNotFound, type ResourceRef } from '../../src/client/index.js';
 import type { KubeObject } from '../../src/util/object.js';
 import type { TestServer } from './server.js';
+export { until } from './until.js';
 
 export const ADMIN = { name: 'test-admin', groups: ['system:masters', 'system:authenticated'] };
 export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' };
@@ -18,14 +19,6 @@ export const adminClient = (server: TestServer) => new Client(new InProcessTrans
 
 export async function createNamespace(client: Client, name: string): Promise<void> {
   await client.resource(NAMESPACES).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-}
-
-export async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 20_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 const nowTime = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

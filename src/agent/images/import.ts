@@ -160,41 +160,28 @@ async function importManifest(
   indexBytes?: Buffer,
 ): Promise<ImageRecord> {
   if (sha256(bytes) !== digest) throw new DigestMismatchError(digest, sha256(bytes), 'manifest');
+  // Blobs of an image being imported must not be collected before its record exists.
   const unpin = store.pin([digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest), ...(indexDesc ? [indexDesc.digest] : [])]);
   try {
-    return await importManifestPinned(store, s, manifest, digest, mediaType, bytes, references, indexDesc, indexBytes);
+    const cfg = await ociBlob(s, manifest.config);
+    const configBytes = await readFile(cfg.path);
+    await store.putBlobBytes(manifest.config.digest, configBytes);
+    for (const l of manifest.layers) {
+      const b = await ociBlob(s, l);
+      await store.putBlobFile(l.digest, b.path, l.size);
+    }
+    await store.putBlobBytes(digest, bytes);
+    const repoDigests: string[] = [];
+    for (const r of references) {
+      const p = parseReference(r);
+      repoDigests.push(`${p.registry}/${p.repository}@${digest}`);
+      if (indexDesc) repoDigests.push(`${p.registry}/${p.repository}@${indexDesc.digest}`);
+    }
+    if (indexDesc && indexBytes) await store.putBlobBytes(indexDesc.digest, indexBytes);
+    return store.commitImage({ manifest, manifestDigest: digest, mediaType, configBytes, references, repoDigests });
   } finally {
     unpin();
   }
-}
-
-async function importManifestPinned(
-  store: ImageStore,
-  s: Staged,
-  manifest: ImageManifest,
-  digest: string,
-  mediaType: string,
-  bytes: Buffer,
-  references: string[],
-  indexDesc?: Descriptor,
-  indexBytes?: Buffer,
-): Promise<ImageRecord> {
-  const cfg = await ociBlob(s, manifest.config);
-  const configBytes = await readFile(cfg.path);
-  await store.putBlobBytes(manifest.config.digest, configBytes);
-  for (const l of manifest.layers) {
-    const b = await ociBlob(s, l);
-    await store.putBlobFile(l.digest, b.path, l.size);
-  }
-  await store.putBlobBytes(digest, bytes);
-  const repoDigests: string[] = [];
-  for (const r of references) {
-    const p = parseReference(r);
-    repoDigests.push(`${p.registry}/${p.repository}@${digest}`);
-    if (indexDesc) repoDigests.push(`${p.registry}/${p.repository}@${indexDesc.digest}`);
-  }
-  if (indexDesc && indexBytes) await store.putBlobBytes(indexDesc.digest, indexBytes);
-  return store.commitImage({ manifest, manifestDigest: digest, mediaType, configBytes, references, repoDigests });
 }
 
 interface DockerArchiveEntry {

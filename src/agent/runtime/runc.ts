@@ -60,18 +60,8 @@ export interface RuncState {
   annotations?: Record<string, string>;
 }
 
-/** One entry of `runc list --format json`. */
-export interface RuncListEntry {
-  ociVersion: string;
-  id: string;
-  pid: number;
-  status: RuncStatus;
-  bundle: string;
-  rootfs: string;
-  created: string;
-  owner: string;
-  annotations?: Record<string, string>;
-}
+/** One entry of `runc list --format json`: the same fields as `runc state`. */
+export type RuncListEntry = RuncState;
 
 /** The parts of `runc events --stats` that Cairn uses, with names made plain. */
 export interface ContainerStats {
