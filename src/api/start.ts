@@ -23,6 +23,7 @@ import { clientCertAuthenticator, tokenFileAuthenticator, type Authenticator } f
 import { bootstrapKubernetesService, bootstrapNamespaces, SYSTEM_USER } from './bootstrap.js';
 import { CrdServing } from './crd-serving.js';
 import { HttpsFront } from './https-front.js';
+import { NodeProxy } from './node-proxy.js';
 import { writeKubeconfig } from './kubeconfig-writer.js';
 import { createPatchEngine } from './patch-engine.js';
 import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
@@ -34,6 +35,7 @@ import { AuditLog, type AuditLevel } from './audit.js';
 import { AccessControl } from './authz/access.js';
 import { bootstrapRbac } from './authz/bootstrap-policy.js';
 import { rbacEscalationAdmission } from './authz/escalation.js';
+import { serviceAccountAdmission } from './admission/service-account.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
@@ -131,7 +133,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ],
       virtual: reviewResources(authz),
       access: new AccessControl(authz),
-      admission: [rbacEscalationAdmission(() => authz)],
+      admission: [rbacEscalationAdmission(() => authz), serviceAccountAdmission({ registry: () => api.registry, catalog: () => api.catalog })],
       logger: log,
     });
     const rewritten = await store.rewriteStale();
@@ -152,6 +154,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       authenticators,
       handler: audit ? audit.wrap(api.handle) : api.handle,
       logger: log,
+      streams: new NodeProxy({ api, caPem: pki.ca.certPem, clientCert: pki.kubeletClient, logger: log.child('node-proxy') }),
     });
     const addr = await front.listen();
     const clientHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
@@ -170,7 +173,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       controllers = startControllerManager(new Client(new InProcessTransport(api.handle, SYSTEM_USER)), ctrlLog.clientLogger, {
         leaderElect: cfg.store === 'etcd',
         ...cfg.controllerOptions,
-        settings: { ...cfg.controllerOptions?.settings, ...(cfg.lbPool ? { lbPool: cfg.lbPool } : {}) },
+        settings: { rootCaPem: pki.ca.certPem, ...cfg.controllerOptions?.settings, ...(cfg.lbPool ? { lbPool: cfg.lbPool } : {}) },
       });
       const manager = controllers;
       api.metrics.addSource(() => renderControllerMetrics(manager.running()));

@@ -15,6 +15,8 @@ export interface ClusterSettings {
   clusterCidr: string;
   /** LoadBalancer IPs come from here when set. */
   lbPool?: string;
+  /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
+  rootCaPem?: string;
   /** Node lifecycle timings (node-lifecycle.ts): a node silent this long is Unknown (40 s); re-check period (5 s). */
   nodeMonitorGracePeriodMs?: number;
   nodeMonitorPeriodMs?: number;

@@ -238,7 +238,9 @@ describe(`kubectl session (${testStore()} store)`, () => {
 
     assert.equal(await jsonpath(['deploy', 'web', '-n', NS], '{.spec.template.spec.containers[0].ports[*].containerPort}'), '80 9113');
     assert.equal(await jsonpath(['widget', 'gizmo', '-n', NS], '{.spec.color}'), 'grey');
-    assert.equal(await jsonpath(['cm', '-n', NS], '{range .items[*]}{.metadata.name}{"\\n"}{end}'), 'web-config\n');
+    // Every namespace also has the root-ca-cert-publisher's kube-root-ca.crt, as upstream.
+    for (const n of [NS, NS2]) await until(`kube-root-ca.crt in ${n}`, async () => (await kubectl(['get', 'cm', 'kube-root-ca.crt', '-n', n])).code === 0);
+    assert.equal(await jsonpath(['cm', '-n', NS], '{range .items[*]}{.metadata.name}{"\\n"}{end}'), 'kube-root-ca.crt\nweb-config\n');
 
     // Label and field selectors; -A adds the NAMESPACE column.
     await ok(['apply', '-n', NS2, '-f', fixture('extra.yaml')]);
@@ -248,7 +250,7 @@ describe(`kubectl session (${testStore()} store)`, () => {
     assert.equal(notOld, 'configmap/extra-keep\n');
     assert.equal(await ok(['get', 'cm', '-n', NS2, '-l', 'batch in (new,other)', '-o', 'name']), 'configmap/extra-keep\n');
     // Without the existence requirement, != also matches objects that lack the label.
-    assert.equal(await ok(['get', 'cm', '-n', NS2, '-l', 'batch!=old', '-o', 'name']), 'configmap/extra-keep\nconfigmap/literal\n');
+    assert.equal(await ok(['get', 'cm', '-n', NS2, '-l', 'batch!=old', '-o', 'name']), 'configmap/extra-keep\nconfigmap/kube-root-ca.crt\nconfigmap/literal\n');
     const byField = await ok(['get', 'cm', '-n', NS2, '--field-selector', 'metadata.name=extra-two', '-o', 'name']);
     assert.equal(byField, 'configmap/extra-two\n');
     const all = await ok(['get', 'configmaps', '-A', '-l', 'batch']);

@@ -1,5 +1,6 @@
 /** `cairn controllers`: the controller manager as its own process, a client of a remote API server. */
-import { Client, HttpsTransport } from '../../client/index.js';
+import { readFileSync } from 'node:fs';
+import { Client, HttpsTransport, loadKubeconfig } from '../../client/index.js';
 import { startControllerManager } from '../../controllers/manager.js';
 import { Logger } from '../../util/log.js';
 import { CliError } from '../errors.js';
@@ -9,12 +10,13 @@ export const controllersCommand: Command = {
   name: 'controllers',
   summary: 'run the controllers and scheduler against an API server (leader-elected)',
   usage: [
-    'usage: cairn controllers --kubeconfig FILE [--no-leader-elect]',
+    'usage: cairn controllers --kubeconfig FILE [--root-ca-file FILE] [--no-leader-elect]',
     '',
-    '  --kubeconfig FILE   how to reach the API server (for example DATA/admin.kubeconfig)',
-    '  --no-leader-elect   run without holding the kube-system/cairn-controller-manager Lease',
+    '  --kubeconfig FILE     how to reach the API server (for example DATA/admin.kubeconfig)',
+    "  --root-ca-file FILE   the cluster CA (PEM) published as kube-root-ca.crt (default: the kubeconfig's CA)",
+    '  --no-leader-elect     run without holding the kube-system/cairn-controller-manager Lease',
   ].join('\n'),
-  options: { kubeconfig: { type: 'string' }, 'no-leader-elect': { type: 'boolean' } },
+  options: { kubeconfig: { type: 'string' }, 'root-ca-file': { type: 'string' }, 'no-leader-elect': { type: 'boolean' } },
   async run(v) {
     const path = v.kubeconfig as string | undefined;
     if (!path) throw new CliError('--kubeconfig is required');
@@ -24,9 +26,18 @@ export const controllersCommand: Command = {
     } catch (e) {
       throw new CliError(`cannot use kubeconfig ${path}: ${(e as Error).message}`);
     }
+    // As kube-controller-manager: --root-ca-file, else the CA the client trusts the API server by.
+    const caFile = v['root-ca-file'] as string | undefined;
+    let rootCaPem: string | undefined;
+    try {
+      rootCaPem = caFile ? readFileSync(caFile, 'utf8') : loadKubeconfig(path).ca?.toString('utf8');
+    } catch (e) {
+      throw new CliError(`cannot read root CA ${caFile ?? path}: ${(e as Error).message}`);
+    }
     const log = new Logger('controllers');
     const manager = startControllerManager(new Client(transport), ({ level, msg, ...fields }) => log.log(level, msg, fields), {
       leaderElect: !v['no-leader-elect'],
+      settings: rootCaPem ? { rootCaPem } : {},
     });
     process.stderr.write(`cairn controllers running against ${path}\n`);
     await new Promise<void>((resolve) => {
