@@ -22,7 +22,7 @@ import { parseRequestInfo, type RequestInfo, type ResourceRequest } from './requ
 import { ResourceHandler } from './resource-handler.js';
 import { NamespaceCache } from './namespace-cache.js';
 import { type ActionSubresource, ActionSubresources } from './action-subresources.js';
-import { isStream, onStreamEnd, type ApiRequest, type ApiResponse, type StreamResponse } from './types.js';
+import { isStream, onStreamEnd, type ApiRequest, type ApiResponse, type StreamResponse, type UserInfo } from './types.js';
 import { versionInfo } from './version.js';
 import { type VirtualResource, VirtualResources } from './virtual-resources.js';
 import type { RequestAccess } from './authz/access.js';
@@ -141,6 +141,15 @@ export class ApiServer {
     this.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
     return res;
   };
+
+  /**
+   * Authentication check, impersonation and authorization of a request served outside `handle`
+   * (the node proxy's log streams and upgrades); throws ApiError. Returns the user it acts as.
+   */
+  async admit(req: ApiRequest, info: RequestInfo): Promise<UserInfo> {
+    if (!req.user) throw ApiError.unauthorized();
+    return this.access ? this.access.admit(req, info) : req.user;
+  }
 
   private trackWatch(res: StreamResponse): StreamResponse {
     this.activeWatches++;

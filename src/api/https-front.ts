@@ -2,17 +2,20 @@
  * The network front of the API server: HTTPS only (a plain-HTTP request on the port gets a 400
  * and is closed, as Go's server answers), client-certificate and bearer-token authentication,
  * body size limits, JSON and watch-stream responses, and a graceful stop that lets in-flight
- * requests finish and ends watches cleanly.
+ * requests finish and ends watches cleanly. Pod logs and the upgrades of exec, attach and
+ * port-forward are handed, authenticated, to `streams` (the node proxy), which answers them itself.
  */
 import { setMaxListeners } from 'node:events';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import YAML from 'yaml';
 import { authenticate, AuthenticationError, type Authenticator } from './authn.js';
 import { ApiError } from './errors.js';
 import { MAX_BODY_BYTES } from './decode.js';
+import { rejectUpgrade } from './node-proxy.js';
 import { isRaw, isStream, type ApiHandler, type ApiRequest, type ApiResponse } from './types.js';
 import type { Logger } from '../util/log.js';
 
@@ -25,6 +28,15 @@ export interface HttpsFrontOptions {
   authenticators: Authenticator[];
   handler: ApiHandler;
   logger: Logger;
+  /** Requests answered by streaming rather than with an ApiResponse (see NodeProxy). */
+  streams?: StreamingRoutes;
+}
+
+/** Paths served with raw streams and connection upgrades, after authentication. */
+export interface StreamingRoutes {
+  handles(path: string): boolean;
+  serve(req: ApiRequest, res: ServerResponse): Promise<void>;
+  upgrade(req: ApiRequest, raw: IncomingMessage, socket: Duplex, head: Buffer): Promise<void>;
 }
 
 const PLAIN_HTTP_REPLY = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
@@ -57,6 +69,7 @@ export class HttpsFront {
     this.tls.headersTimeout = 70_000;
     this.tls.requestTimeout = 0; // watches are long-lived
     this.tls.on('tlsClientError', () => {});
+    this.tls.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.serveUpgrade(req, socket, head));
     // No TLS renegotiation (Go's TLS server, kube-apiserver's, has none either): a connection's
     // client certificate is then fixed, which lets authn cache its identity per connection.
     this.tls.on('secureConnection', (s: TLSSocket) => s.disableRenegotiation());
@@ -117,28 +130,8 @@ export class HttpsFront {
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const url = new URL(req.url ?? '/', 'https://cairn.invalid');
-      const headers = lowerHeaders(req);
-      let user;
-      let rejected = false;
-      try {
-        user = await authenticate(this.opts.authenticators, { headers, socket: req.socket as TLSSocket });
-      } catch (e) {
-        if (!(e instanceof AuthenticationError)) throw e;
-        user = null;
-        rejected = true;
-      }
-      const apiReq: ApiRequest = {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers,
-        user: user ?? undefined,
-        remoteAddress: req.socket.remoteAddress,
-        signal: abort.signal,
-      };
-      if (!user && (rejected || headers.authorization)) {
-        // Credentials were offered and rejected: 401, even on public paths.
+      const { apiReq, rejected } = await this.authenticated(req, abort.signal);
+      if (rejected) {
         await this.write(res, { status: 401, body: ApiError.unauthorized().toStatus() }, apiReq);
         return;
       }
@@ -152,6 +145,10 @@ export class HttpsFront {
         return;
       }
       if (body === 'aborted') return;
+      if (this.opts.streams?.handles(apiReq.path)) {
+        await this.opts.streams.serve(apiReq, res);
+        return;
+      }
       apiReq.body = body;
       const out = await this.opts.handler(apiReq);
       await this.write(res, out, apiReq);
@@ -165,6 +162,45 @@ export class HttpsFront {
       this.shutdown.signal.removeEventListener('abort', onShutdown);
       this.inflight--;
       if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** The request as an ApiRequest with its user; `rejected` when credentials were offered and refused (401, even on public paths). */
+  private async authenticated(req: IncomingMessage, signal: AbortSignal): Promise<{ apiReq: ApiRequest; rejected: boolean }> {
+    const url = new URL(req.url ?? '/', 'https://cairn.invalid');
+    const headers = lowerHeaders(req);
+    let user;
+    let refused = false;
+    try {
+      user = await authenticate(this.opts.authenticators, { headers, socket: req.socket as TLSSocket });
+    } catch (e) {
+      if (!(e instanceof AuthenticationError)) throw e;
+      user = null;
+      refused = true;
+    }
+    const apiReq: ApiRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers,
+      user: user ?? undefined,
+      remoteAddress: req.socket.remoteAddress,
+      signal,
+    };
+    return { apiReq, rejected: !user && (refused || !!headers.authorization) };
+  }
+
+  /** A connection upgrade (exec, attach, port-forward): authenticated here, then the streaming routes' own. */
+  private async serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    socket.on('error', () => {});
+    try {
+      const { apiReq, rejected } = await this.authenticated(req, this.shutdown.signal);
+      if (rejected) return rejectUpgrade(socket, ApiError.unauthorized().toStatus());
+      if (!this.opts.streams?.handles(apiReq.path)) return rejectUpgrade(socket, ApiError.badRequest('connection upgrades are not served on this path').toStatus());
+      await this.opts.streams.upgrade(apiReq, req, socket, head);
+    } catch (e) {
+      this.opts.logger.error('unhandled upgrade error', { error: (e as Error)?.message, stack: (e as Error)?.stack });
+      rejectUpgrade(socket, ApiError.internal('unexpected server error').toStatus());
     }
   }
 

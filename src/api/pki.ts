@@ -1,7 +1,9 @@
 /**
  * The cluster's certificates, generated on first start under DATA/pki: a CA, the API server's
- * serving certificate (SANs for its listen address, localhost, 127.0.0.1 and any extra names) and
- * an admin client certificate (CN=admin, O=system:masters), all ECDSA P-256.
+ * serving certificate (SANs for its listen address, localhost, 127.0.0.1 and any extra names), an
+ * admin client certificate (CN=admin, O=system:masters) and the client certificate the API server
+ * presents to node agents (apiserver-kubelet-client: CN=cairn-apiserver-kubelet-client,
+ * O=system:masters, as kubeadm's), all ECDSA P-256.
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
@@ -25,6 +27,8 @@ export interface ClusterPki {
   ca: KeyPairPem;
   server: KeyPairPem;
   admin: KeyPairPem;
+  /** The API server's client certificate towards node agents (logs, exec, attach, port-forward). */
+  kubeletClient: KeyPairPem;
   /** Signs service-account tokens (ES256); PEM private key. */
   serviceAccountKeyPem: string;
   dir: string;
@@ -132,12 +136,15 @@ export async function ensurePki(dataDir: string, serverNames: { dnsNames: string
     await writeFile(join(dir, 'apiserver.crt'), server.certPem);
   }
   const admin = await loadOrCreate(dir, 'admin', () => issueCertificate(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' }));
+  const kubeletClient = await loadOrCreate(dir, 'apiserver-kubelet-client', () =>
+    issueCertificate(ca, { commonName: 'cairn-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' }),
+  );
   const saKeyPath = join(dir, 'sa.key');
   if (!existsSync(saKeyPath)) {
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
     await writeFile(saKeyPath, await exportKeyPem(keys.privateKey), { mode: 0o600 });
   }
-  return { ca, server, admin, serviceAccountKeyPem: await readFile(saKeyPath, 'utf8'), dir };
+  return { ca, server, admin, kubeletClient, serviceAccountKeyPem: await readFile(saKeyPath, 'utf8'), dir };
 }
 
 function certCovers(certPem: string, dnsNames: string[], ips: string[]): boolean {

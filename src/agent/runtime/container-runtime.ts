@@ -14,7 +14,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { attachSocketAddress } from './attach-protocol.js';
+import { connectAttach } from './attach-client.js';
+import { startExecSession, type StreamSession } from './exec-stream.js';
 import type { OciSpec } from './oci-spec.js';
+import { requirePtyHelper } from './pty.js';
 import { ContainerNotFoundError, Runc, RuntimeError, type ContainerStats, type ExecResult, type RuncState } from './runc.js';
 import { stateFiles, writeFileAtomic, type ExitRecord, type ShimConfig } from './shim.js';
 
@@ -53,6 +57,10 @@ export interface CreateContainerOptions {
   logPath: string;
   /** Free-form labels kept with the container (pod uid, container name, attempt...). */
   labels?: Record<string, string>;
+  /** Keep the container's stdin open for attach (v1 Container `stdin`); else it reads /dev/null. */
+  stdin?: boolean;
+  /** Close that stdin when the first attached session ends (v1 Container `stdinOnce`). */
+  stdinOnce?: boolean;
 }
 
 export interface ContainerExecOptions {
@@ -76,6 +84,18 @@ export interface ContainerRuntime {
   exec(id: string, command: string[], opts?: ContainerExecOptions): Promise<ExecResult>;
   list(): Promise<ContainerStatus[]>;
   stats(id: string): Promise<ContainerStats>;
+  /** Starts `command` with streamed stdio (kubectl exec); see exec-stream.ts. */
+  execStream(id: string, command: string[], opts: ExecStreamRequest): Promise<StreamSession>;
+  /** Attaches to the container's own process (kubectl attach); output only unless the container keeps stdin. */
+  attach(id: string, opts: { stdin: boolean }): Promise<StreamSession>;
+}
+
+export interface ExecStreamRequest {
+  stdin: boolean;
+  tty: boolean;
+  env?: string[];
+  cwd?: string;
+  user?: string;
 }
 
 /** The container could not be started (bad command, bad spec...). `status` says why. */
@@ -93,6 +113,10 @@ interface Meta {
   cgroupsPath: string;
   createdAt: string;
   labels: Record<string, string>;
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  /** The spec's process.terminal. */
+  tty?: boolean;
 }
 
 export interface RuncRuntimeOptions {
@@ -104,6 +128,10 @@ export interface RuncRuntimeOptions {
   shimCommand?: string[];
   /** How long start() waits for the container to run. Default 15 s. */
   startTimeoutMs?: number;
+  /** Containers' logs are rotated past this size (default 10 MiB; 0 = never). */
+  logMaxBytes?: number;
+  /** The pty helper (default dist/native/cairn-pty). */
+  ptyHelper?: string;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -153,6 +181,8 @@ export class RuncRuntime implements ContainerRuntime {
   readonly containersDir: string;
   private readonly shimCommand: string[];
   private readonly startTimeoutMs: number;
+  private readonly logMaxBytes?: number;
+  private readonly ptyHelper?: string;
 
   constructor(opts: RuncRuntimeOptions) {
     this.dataDir = resolve(opts.dataDir);
@@ -162,6 +192,8 @@ export class RuncRuntime implements ContainerRuntime {
     this.runc = new Runc({ binary: opts.runcBinary, root: join(this.dataDir, 'runc'), systemdCgroup: opts.systemdCgroup });
     this.shimCommand = opts.shimCommand ?? [process.execPath, fileURLToPath(new URL('./shim.js', import.meta.url))];
     this.startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+    this.logMaxBytes = opts.logMaxBytes;
+    this.ptyHelper = opts.ptyHelper;
   }
 
   private dir(id: string): string {
@@ -193,6 +225,9 @@ export class RuncRuntime implements ContainerRuntime {
       cgroupsPath: opts.spec.linux.cgroupsPath,
       createdAt: new Date().toISOString(),
       labels: { ...(opts.labels ?? {}) },
+      stdin: opts.stdin,
+      stdinOnce: opts.stdinOnce,
+      tty: opts.spec.process.terminal,
     };
     writeFileAtomic(stateFiles(dir).meta, JSON.stringify(meta));
     return this.status(opts.id);
@@ -210,7 +245,14 @@ export class RuncRuntime implements ContainerRuntime {
       cgroupsPath: meta.cgroupsPath,
       runcBinary: this.runc.binary,
       runcRoot: this.runc.root,
+      stdin: meta.stdin,
+      stdinOnce: meta.stdinOnce,
+      tty: meta.tty,
+      logMaxBytes: this.logMaxBytes,
+      ptyHelper: this.ptyHelper,
     };
+    // A terminal needs the helper: say so now rather than through a failed shim.
+    if (meta.tty) requirePtyHelper(this.ptyHelper);
     writeFileAtomic(f.shimConfig, JSON.stringify(cfg));
     const shimLog = openSync(f.shimLog, 'a', 0o600);
     const [cmd, ...args] = this.shimCommand;
@@ -316,6 +358,12 @@ export class RuncRuntime implements ContainerRuntime {
     if (!existsSync(f.shimConfig)) return base; // created, never started
     const shimPid = readPid(f.shimPid);
     const shimAlive = shimPid !== null && processAlive(shimPid, 'shim');
+    // Fast path (no runc call): the shim is alive and the container's init process exists, so it
+    // runs — the shim writes exit.json before it exits, which the checks above see first.
+    const initPid = shimAlive ? readPid(f.containerPid) : null;
+    if (initPid !== null && processAlive(initPid)) {
+      return { ...base, state: 'running', pid: initPid, startedAt: statSync(f.containerPid).mtime.toISOString() };
+    }
     let rs: RuncState | null = null;
     try {
       rs = await this.runc.stateOrNull(id);
@@ -368,11 +416,22 @@ export class RuncRuntime implements ContainerRuntime {
     }
   }
 
-  async list(): Promise<ContainerStatus[]> {
+  async execStream(id: string, command: string[], opts: ExecStreamRequest): Promise<StreamSession> {
+    this.meta(id);
+    return startExecSession(this.runc, id, command, { ...opts, stateDir: this.dir(id), ptyHelper: this.ptyHelper });
+  }
+
+  async attach(id: string, opts: { stdin: boolean }): Promise<StreamSession> {
+    const meta = this.meta(id);
+    const shimPid = readPid(stateFiles(this.dir(id)).shimPid) ?? 0;
+    return connectAttach(id, attachSocketAddress(this.dir(id), shimPid), { stdin: opts.stdin, tty: !!meta.tty });
+  }
+
+  async list(filter: (id: string) => boolean = () => true): Promise<ContainerStatus[]> {
     const out: ContainerStatus[] = [];
     let ids: string[] = [];
     try {
-      ids = readdirSync(this.containersDir).filter((n) => ID_RE.test(n));
+      ids = readdirSync(this.containersDir).filter((n) => ID_RE.test(n) && filter(n));
     } catch {
       /* none */
     }
@@ -384,6 +443,11 @@ export class RuncRuntime implements ContainerRuntime {
       }
     }
     return out;
+  }
+
+  /** The containers whose id starts with `prefix` (a pod's: ids begin with its uid). */
+  async listFor(prefix: string): Promise<ContainerStatus[]> {
+    return this.list((id) => id.startsWith(prefix));
   }
 
   /** runc containers under this root that have no state dir (left by a crash mid-create/remove). */

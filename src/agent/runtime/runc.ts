@@ -218,6 +218,28 @@ export class Runc {
     return args;
   }
 
+  /**
+   * Argument array for `runc exec` in the foreground (global flags included). `tty` gives the
+   * process a terminal, which runc copies to and from its own stdio — that must then be a
+   * terminal (see pty.ts); `logFile` takes runc's own errors as JSON lines.
+   */
+  execArgs(id: string, command: string[], opts: ExecOptions & { tty?: boolean; logFile?: string } = {}): string[] {
+    if (!command.length) throw new TypeError('exec: empty command');
+    const args = [...this.globalArgs()];
+    if (opts.logFile) args.push('--log', opts.logFile, '--log-format', 'json');
+    args.push('exec');
+    if (opts.tty) args.push('--tty');
+    for (const e of opts.env ?? []) args.push('--env', e);
+    if (opts.cwd) args.push('--cwd', opts.cwd);
+    if (opts.user) args.push('--user', opts.user);
+    for (const g of opts.additionalGids ?? []) args.push('--additional-gids', String(g));
+    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
+    if (opts.noNewPrivs) args.push('--no-new-privs');
+    for (const c of opts.capabilities ?? []) args.push('--cap', c);
+    args.push(id, ...command);
+    return args;
+  }
+
   /** `runc state`. Throws ContainerNotFoundError when runc does not know the id. */
   async state(id: string): Promise<RuncState> {
     const out = await this.run(['state', id], { id });
@@ -298,17 +320,7 @@ export class Runc {
    * the container is not running: ContainerNotFoundError / RuntimeError).
    */
   async exec(id: string, command: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    if (!command.length) throw new TypeError('exec: empty command');
-    const args = ['exec'];
-    for (const e of opts.env ?? []) args.push('--env', e);
-    if (opts.cwd) args.push('--cwd', opts.cwd);
-    if (opts.user) args.push('--user', opts.user);
-    for (const g of opts.additionalGids ?? []) args.push('--additional-gids', String(g));
-    if (opts.pidFile) args.push('--pid-file', opts.pidFile);
-    if (opts.noNewPrivs) args.push('--no-new-privs');
-    for (const c of opts.capabilities ?? []) args.push('--cap', c);
-    args.push(id, ...command);
-    const full = [...this.globalArgs(), ...args];
+    const full = this.execArgs(id, command, opts);
     const max = opts.maxOutputBytes ?? 16 * 1024 * 1024;
     return new Promise<ExecResult>((resolve, reject) => {
       const child = spawn(this.binary, full, { stdio: ['pipe', 'pipe', 'pipe'] });
