@@ -132,6 +132,11 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.call<T>('POST', resourcePath(this.ref, ns), { query: writeQuery(opts), body: this.withTypeMeta(obj), signal: opts.signal });
   }
 
+  /** POST to a create-only subresource of an object (serviceaccounts/NAME/token, pods/NAME/eviction, ...). */
+  async createSubresource<R extends KubeObject = KubeObject>(name: string, subresource: string, body: R, opts: WriteOptions = {}): Promise<R> {
+    return this.call<R>('POST', resourcePath(this.ref, opts.namespace, name, subresource), { query: writeQuery(opts), body, signal: opts.signal });
+  }
+
   /** PUT of the whole object; metadata.resourceVersion makes it a compare-and-swap. */
   async update(obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.put(obj, undefined, opts);

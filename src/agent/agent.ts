@@ -1,0 +1,225 @@
+/**
+ * The node agent, assembled: register the Node and keep its status and Lease current, set up the
+ * node's pod network once the control plane has given it a podCIDR, then run the pod loop and
+ * the streaming server the API server proxies logs, exec and port-forward to.
+ *
+ * Stopping the agent leaves containers running (as the kubelet does): the next agent over the
+ * same data dir re-adopts them.
+ */
+import { readFile } from 'node:fs/promises';
+import { Client, HttpsTransport, loadKubeconfig, type Logger, SharedInformerFactory } from '../client/index.js';
+import { EventRecorder } from '../controllers/events.js';
+import { Ip } from '../net/ip.js';
+import { Ipam } from '../net/ipam.js';
+import { Nft } from '../net/nft.js';
+import { PodNetwork } from '../net/pod-network.js';
+import type { KubeObject } from '../util/object.js';
+import { agentEndpoint, type AgentConfig } from './config.js';
+import { CoreDumpCollector } from './crash/core-collector.js';
+import { ImageStore } from './images/store.js';
+import { seedBusyboxImage } from './images/busybox-image.js';
+import { NodeNetwork } from './node-network.js';
+import { NodeStatusManager } from './node/node-status.js';
+import type { ConfigMapObject, Container, Pod, PodObjectSource, SecretObject } from './pods/api-types.js';
+import { ContainerStarter } from './pods/container-starter.js';
+import { podCgroupPath } from './pods/container-config.js';
+import { HostPorts } from './pods/host-ports.js';
+import { ImagePuller } from './pods/image-puller.js';
+import { PodManager, PODS } from './pods/pod-manager.js';
+import { PodRecords } from './pods/pod-records.js';
+import { PodSandboxes } from './pods/pod-sandbox.js';
+import { PodSyncer } from './pods/pod-syncer.js';
+import { ProbeManager } from './probes/probe-manager.js';
+import type { ProbeTarget } from './probes/probe.js';
+import { RuncRuntime } from './runtime/container-runtime.js';
+import { AgentServer } from './server/agent-server.js';
+import { VolumeManager } from './volumes/volume-manager.js';
+import { join } from 'node:path';
+
+export interface RunningAgent {
+  /** The port the streaming server listens on. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+const NODES = { group: '', version: 'v1', plural: 'nodes', namespaced: false, kind: 'Node' } as const;
+const CONFIGMAPS = { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' } as const;
+const SERVICEACCOUNTS = { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, kind: 'ServiceAccount' } as const;
+const SECRETS = { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' } as const;
+
+export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  const ac = new AbortController();
+  const conn = loadKubeconfig(cfg.kubeconfig);
+  if (!conn.ca) throw new Error(`kubeconfig ${cfg.kubeconfig} has no certificate-authority: the agent needs the cluster CA to check the API server's clients`);
+  const client = new Client(new HttpsTransport(conn));
+  const informers = new SharedInformerFactory(client, { logger });
+  const recorder = new EventRecorder(client, 'kubelet', logger, cfg.nodeName);
+  const event = (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => recorder.event(pod, type, reason, message);
+
+  // The streaming server first: the Node advertises its port.
+  const runtime = new RuncRuntime({ dataDir: join(cfg.dataDir, 'runtime') });
+  const records = new PodRecords(cfg.dataDir);
+  const pods = informers.forResource<Pod>(PODS, { fieldSelector: `spec.nodeName=${cfg.nodeName}` });
+  const nodes = informers.forResource<KubeObject>(NODES);
+  const configMaps = informers.forResource<ConfigMapObject>(CONFIGMAPS);
+  const secrets = informers.forResource<SecretObject>(SECRETS);
+
+  const nodeStatus = new NodeStatusManager({
+    client,
+    config: cfg,
+    logger,
+  });
+  let manager: PodManager | undefined;
+  const server = new AgentServer({
+    host: cfg.listenHost,
+    port: cfg.listenPort,
+    tls: { certPem: await readFile(cfg.tls.certFile, 'utf8'), keyPem: await readFile(cfg.tls.keyFile, 'utf8'), caPem: conn.ca.toString('utf8') },
+    backend: {
+      pod: (ns, name) => manager?.pod(ns, name),
+      container: (pod, name) => manager!.container(pod, name),
+      dialPod: (pod, port) => manager!.dialPod(pod, port),
+    },
+    runtime,
+    logger,
+  });
+  const { port } = await server.start();
+  await nodeStatus.start({ agentEndpoint: agentEndpoint({ ...cfg, listenPort: port }) });
+
+  const nodeIp = cfg.nodeNetns ? Ip.ns(cfg.nodeNetns) : Ip.root;
+  const podCidr = await nodeStatus.waitForPodCIDR(ac.signal);
+  const nodeNet = new NodeNetwork({ node: nodeIp, nodeName: cfg.nodeName, podCidr, clusterCidr: cfg.clusterCIDR, underlayIP: cfg.internalIP, underlayDev: cfg.underlayDev, nodes, logger });
+  const { annotations, mtu } = await nodeNet.setup();
+  await nodeStatus.setAnnotations(annotations);
+
+  const images = await new ImageStore(cfg.dataDir).init();
+  // Every node carries the offline busybox base image (examples and debugging need no registry).
+  await seedBusyboxImage(images).catch((e: Error) => logger({ level: 'warn', msg: 'no built-in busybox image', error: e.message }));
+  const objects: PodObjectSource = {
+    configMap: (ns, name) => configMaps.store.getByName(name, ns),
+    secret: (ns, name) => secrets.store.getByName(name, ns),
+    nodeAllocatable: () => nodeStatus.allocatable(),
+  };
+  const ipam = await Ipam.open({ dir: join(cfg.dataDir, 'ipam'), subnet: podCidr });
+  const network = new PodNetwork({ node: nodeIp, ipam, mtu, netnsPrefix: cfg.podNetnsPrefix });
+  const sandboxes = new PodSandboxes({
+    records,
+    network,
+    runc: runtime.runc,
+    nodeNetns: cfg.nodeNetns,
+    nodeName: cfg.nodeName,
+    nodeIP: cfg.internalIP,
+    clusterDNS: cfg.clusterDNS,
+    clusterDomain: cfg.clusterDomain,
+    cgroupPath: (pod) => podCgroupPath(cfg.cgroupRoot, pod),
+  });
+  const target = (pod: Pod, c: Container, id: string, podIP: string): ProbeTarget => ({
+    podIP,
+    container: c,
+    podDesc: `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`,
+    exec: async (argv, timeoutMs) => {
+      const r = await runtime.exec(id, argv, { timeoutMs });
+      return { exitCode: r.exitCode, output: (r.stdout + r.stderr).slice(0, 10240), timedOut: r.timedOut };
+    },
+  });
+  const puller = new ImagePuller(images, objects, event);
+  const volumes = new VolumeManager({
+    podsDir: records.podsDir,
+    source: objects,
+    tokens: {
+      request: async (ns, sa, o) => {
+        const tr = await client.resource(SERVICEACCOUNTS).createSubresource<KubeObject & { status: { token: string; expirationTimestamp: string } }>(
+          sa,
+          'token',
+          {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            metadata: { name: sa, namespace: ns },
+            spec: { audiences: o.audiences ?? [], expirationSeconds: o.expirationSeconds, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: o.boundPod.name, uid: o.boundPod.uid } },
+          } as unknown as KubeObject & { status: { token: string; expirationTimestamp: string } },
+          { namespace: ns },
+        );
+        return tr.status;
+      },
+    },
+    nodeName: cfg.nodeName,
+    logger,
+  });
+  let podManagerRef: PodManager | undefined;
+  const probes = new ProbeManager({
+    onChange: (uid) => podManagerRef?.wake(uid),
+    event: (uid, type, reason, message) => {
+      const pod = pods.store.byIndex('uid', uid)[0];
+      if (pod) event(pod, type, reason, message);
+    },
+    logger,
+  });
+  const memoryCapacityBytes = nodeStatus.memoryCapacityBytes();
+  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target });
+  const syncer = new PodSyncer({
+    records,
+    runtime,
+    images,
+    puller,
+    sandboxes,
+    volumes,
+    probes,
+    starter,
+    event,
+    logger,
+    nodeIP: cfg.internalIP,
+    postStatus: (pod, st) => podManagerRef!.postStatus(pod, st),
+    target,
+  });
+  const hostPorts = new HostPorts(new Nft({ netns: cfg.nodeNetns, family: 'ip', table: 'cairn' }));
+  manager = new PodManager({
+    client,
+    pods,
+    runtime,
+    records,
+    syncer,
+    hostPorts,
+    event,
+    logger,
+    netnsPath: (pod) => (pod.spec.hostNetwork ? (cfg.nodeNetns ? `/run/netns/${cfg.nodeNetns}` : '/proc/1/ns/net') : `/run/netns/${network.netnsName(pod.metadata.uid!)}`),
+  });
+  podManagerRef = manager;
+
+  const cores = new CoreDumpCollector({ dataDir: cfg.dataDir, logger, cgroupPrefix: cfg.cgroupRoot });
+  await cores.install();
+  const coreTimer = setInterval(() => {
+    void cores
+      .collect((id) => {
+        const inst = id && pods.store.list().find((p) => id.startsWith(`${p.metadata.uid}-`));
+        return inst ? { podUid: inst.metadata.uid! } : undefined;
+      })
+      .then((found) => {
+        for (const c of found) {
+          const pod = pods.store.byIndex('uid', c.podUid)[0];
+          if (pod) event(pod, 'Warning', 'CoreDumped', c.message);
+        }
+      })
+      .catch((e: Error) => logger({ level: 'warn', msg: 'core dump collection failed', error: e.message }));
+  }, 5_000);
+  coreTimer.unref();
+
+  informers.start();
+  await informers.waitForSync(ac.signal);
+  nodeNet.start();
+  await manager.start(ac.signal);
+  logger({ level: 'info', msg: 'agent running', node: cfg.nodeName, podCIDR: podCidr, port });
+
+  return {
+    port,
+    async stop() {
+      ac.abort();
+      clearInterval(coreTimer);
+      nodeNet.stop();
+      await manager!.stop();
+      await server.stop();
+      await nodeStatus.stop();
+      await informers.stop();
+      await cores.uninstall();
+      await recorder.flush();
+    },
+  };
+}
