@@ -1,42 +1,50 @@
 #!/usr/bin/env bash
-# The README's main command: all set-up, then a Cairn server (with three simulated nodes, until
-# the node agent exists) on a fresh data dir with the examples applied and running. The server stays in the foreground; Ctrl-C (or SIGTERM) stops it.
+# The README's main command: all set-up, then `cairn up` (a control plane and three nodes on
+# this machine, each node a network namespace with its own agent), then the example web app
+# (examples/web.yaml): three busybox httpd pods spread over the nodes and a client pod that
+# fetches each page across the pod network. The cluster keeps running afterwards; `cairn down`
+# (see the end) removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-data_dir="${CAIRN_DATA_DIR:-/var/lib/cairn/demo-$(date +%s)}"
-listen="${CAIRN_LISTEN:-127.0.0.1:6443}"
-mkdir -p "$data_dir"
-node bin/cairn.js server --data-dir "$data_dir" --listen "$listen" --simulated-nodes 3 &
-server_pid=$!
-trap 'kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT INT TERM
+data_dir="${CAIRN_DATA_DIR:-/var/lib/cairn}"
+nodes="${CAIRN_NODES:-3}"
+cairn() { node bin/cairn.js "$@"; }
 
-export KUBECONFIG="$data_dir/admin.kubeconfig"
-for _ in $(seq 1 100); do
-  [ -f "$KUBECONFIG" ] && kubectl get --raw /readyz >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "demo: the server exited" >&2; exit 1; }
-  sleep 0.2
-done
+cairn up --nodes "$nodes" --data-dir "$data_dir"
+export KUBECONFIG="$data_dir/kubeconfig"
 
-kubectl apply -f examples/guestbook.yaml
-kubectl apply -f examples/crd-backup.yaml
-kubectl wait --for=condition=Established crd/backups.demo.cairn.io --timeout=30s
-kubectl apply -f examples/backup.yaml
-kubectl -n guestbook rollout status deployment/frontend --timeout=60s
 echo
-kubectl get nodes -o wide
-kubectl get namespaces
-kubectl -n guestbook get deployments,pods,services,endpoints,configmaps,secrets,backups -o wide
+echo "== deploying examples/web.yaml"
+kubectl apply -f examples/web.yaml
+kubectl -n web rollout status deployment/web --timeout=180s
+kubectl -n web wait --for=condition=Ready pod/client --timeout=120s
+kubectl -n web get pods -o wide
+
+client_node=$(kubectl -n web get pod client -o jsonpath='{.spec.nodeName}')
+echo
+echo "== the client pod (on $client_node) fetches every web pod's page over the pod network"
+fetched=0
+while read -r name ip node; do
+  [ -n "$ip" ] || continue
+  where=$([ "$node" = "$client_node" ] && echo "same node" || echo "across nodes")
+  printf '%s (%s, %s, %s): ' "$name" "$ip" "$node" "$where"
+  kubectl -n web exec client -- timeout 10 wget -qO- "http://$ip:8080/"
+  fetched=$((fetched + 1))
+done < <(kubectl -n web get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\n"}{end}')
+[ "$fetched" -gt 0 ] || { echo "demo: no web pod to fetch" >&2; exit 1; }
+
 cat <<MSG
 
-Cairn is running at https://${listen} with its data in ${data_dir}.
-Point kubectl at it from another terminal:
+Cairn is running: a control plane and $nodes nodes, with the example app in namespace "web".
 
-  export KUBECONFIG=${KUBECONFIG}
-  kubectl get ns
-  kubectl api-resources
+  export KUBECONFIG=$KUBECONFIG
+  kubectl get nodes -o wide
+  kubectl -n web get pods -o wide
+  kubectl -n web logs deploy/web
+  kubectl -n web exec -it client -- sh
+  node bin/cairn.js status --data-dir $data_dir
 
-Press Ctrl-C to stop the server.
+Stop and remove it all with: node bin/cairn.js down --data-dir $data_dir --purge
 MSG
-wait "$server_pid"
