@@ -202,6 +202,17 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   }, 5_000);
   coreTimer.unref();
 
+  // Image garbage collection when the disk fills (the kubelet's 85 % / 80 % thresholds); images
+  // of any container the runtime still has are kept.
+  const imageGcTimer = setInterval(() => {
+    void (async () => {
+      const inUse = (await runtime.list()).flatMap((st) => [st.labels['cairn.io/image'], st.labels['cairn.io/image-id']].filter((x): x is string => !!x));
+      const r = await images.gc({ inUse });
+      if (r.removed.length) logger({ level: 'info', msg: 'image garbage collection', removed: r.removed, usageBefore: r.usagePercentBefore, usageAfter: r.usagePercentAfter });
+    })().catch((e: Error) => logger({ level: 'warn', msg: 'image garbage collection failed', error: e.message }));
+  }, 60_000);
+  imageGcTimer.unref();
+
   informers.start();
   await informers.waitForSync(ac.signal);
   nodeNet.start();
@@ -213,6 +224,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     async stop() {
       ac.abort();
       clearInterval(coreTimer);
+      clearInterval(imageGcTimer);
       nodeNet.stop();
       await manager!.stop();
       await server.stop();

@@ -5,7 +5,8 @@
  *    ready;
  *  - taints follow the Ready condition: False → node.kubernetes.io/not-ready, Unknown →
  *    node.kubernetes.io/unreachable (NoSchedule and NoExecute), spec.unschedulable →
- *    node.kubernetes.io/unschedulable:NoSchedule; they go when the node is Ready again;
+ *    node.kubernetes.io/unschedulable:NoSchedule, MemoryPressure/DiskPressure/PIDPressure True →
+ *    node.kubernetes.io/{memory,disk,pid}-pressure:NoSchedule; they go when the condition does;
  *  - taint-based eviction: a pod on a node with NoExecute taints it does not tolerate is deleted
  *    at once, one that tolerates them for tolerationSeconds is deleted that long after the taint
  *    was added (DefaultTolerationSeconds admission gives pods 300 s).
@@ -42,7 +43,12 @@ export interface NodeLifecycleSettings {
   nodeMonitorPeriodMs?: number;
 }
 
-const MANAGED_TAINTS = new Set([TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE]);
+const PRESSURE_TAINTS: [string, string][] = [
+  ['MemoryPressure', 'node.kubernetes.io/memory-pressure'],
+  ['DiskPressure', 'node.kubernetes.io/disk-pressure'],
+  ['PIDPressure', 'node.kubernetes.io/pid-pressure'],
+];
+const MANAGED_TAINTS = new Set([TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE, ...PRESSURE_TAINTS.map(([, k]) => k)]);
 const NODE_CONDITIONS = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
 
 export const nodeLifecycleController: ControllerSpec = {
@@ -163,6 +169,8 @@ export const nodeLifecycleController: ControllerSpec = {
       else if (ready?.status === 'Unknown') want.push({ key: TAINT_UNREACHABLE, effect: 'NoSchedule' }, { key: TAINT_UNREACHABLE, effect: 'NoExecute' });
       else if (!ready) want.push({ key: TAINT_NOT_READY, effect: 'NoSchedule' });
       if (nodeSpec(node).unschedulable) want.push({ key: TAINT_UNSCHEDULABLE, effect: 'NoSchedule' });
+      // TaintNodesByCondition: a node under pressure takes no new pods (the agent evicts).
+      for (const [type, key] of PRESSURE_TAINTS) if (conditionOf(node, type)?.status === 'True') want.push({ key, effect: 'NoSchedule' });
       const have = nodeSpec(node).taints ?? [];
       const managed = have.filter((t) => MANAGED_TAINTS.has(t.key));
       const same = managed.length === want.length && want.every((w) => managed.some((t) => t.key === w.key && t.effect === w.effect));
