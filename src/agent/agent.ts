@@ -26,7 +26,7 @@ import { podCgroupPath } from './pods/container-config.js';
 import { HostPorts } from './pods/host-ports.js';
 import { ImagePuller } from './pods/image-puller.js';
 import { PodManager, PODS } from './pods/pod-manager.js';
-import { PodRecords } from './pods/pod-records.js';
+import { LABEL, PodRecords } from './pods/pod-records.js';
 import { PodSandboxes } from './pods/pod-sandbox.js';
 import { PodSyncer } from './pods/pod-syncer.js';
 import { ProbeManager } from './probes/probe-manager.js';
@@ -206,7 +206,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   // of any container the runtime still has are kept.
   const imageGcTimer = setInterval(() => {
     void (async () => {
-      const inUse = (await runtime.list()).flatMap((st) => [st.labels['cairn.io/image'], st.labels['cairn.io/image-id']].filter((x): x is string => !!x));
+      const inUse = (await runtime.list()).flatMap((st) => [st.labels[LABEL.image], st.labels[LABEL.imageID]].filter((x): x is string => !!x));
       const r = await images.gc({ inUse });
       if (r.removed.length) logger({ level: 'info', msg: 'image garbage collection', removed: r.removed, usageBefore: r.usagePercentBefore, usageAfter: r.usagePercentAfter });
     })().catch((e: Error) => logger({ level: 'warn', msg: 'image garbage collection failed', error: e.message }));

@@ -11,6 +11,10 @@ import { userCommand } from './commands/user.js';
 import { encryptionCommand } from './commands/encryption.js';
 import { simCommand } from './commands/sim.js';
 import { imageCommand } from './commands/image.js';
+import { agentCommand } from './commands/agent.js';
+import { upCommand } from './commands/up.js';
+import { downCommand } from './commands/down.js';
+import { statusCommand } from './commands/status.js';
 
 export interface Command {
   name: string;
@@ -20,7 +24,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [serverCommand, controllersCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand];
+const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

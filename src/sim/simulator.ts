@@ -22,9 +22,6 @@ import {
   type Condition,
   conditionOf,
   intToIp,
-  LEASES,
-  microTime,
-  NODE_LEASE_NAMESPACE,
   NODES,
   nodeSpec,
   parseCidr,
@@ -35,6 +32,9 @@ import {
   podPhase,
   rfc3339,
 } from '../controllers/util/nodes.js';
+import { kubeletConditions } from '../agent/node/conditions.js';
+import { defaultNodeLabels } from '../agent/node/labels.js';
+import { NodeLease } from '../agent/node/lease.js';
 
 export const SIMULATED_LABEL = 'cairn.io/simulated';
 export const SIM_STOPPED_ANNOTATION = 'sim.cairn.io/stopped';
@@ -86,7 +86,7 @@ interface SimNode {
   internalIP: string;
   uid?: string;
   stopped: boolean;
-  lease?: KubeObject;
+  lease: NodeLease;
   nextRenew: number;
   nextStatusCheck: number;
   lastStatusReport: number;
@@ -250,6 +250,7 @@ export class Simulator {
       nextIP: 2,
       bootID: randomUUIDish(),
       registeredAt: Date.now(),
+      lease: new NodeLease(this.client, name, this.o.leaseDurationSeconds),
     };
     const nodes = this.client.resource(NODES);
     let obj: KubeObject;
@@ -260,11 +261,7 @@ export class Simulator {
         name,
         labels: {
           [SIMULATED_LABEL]: 'true',
-          'kubernetes.io/hostname': name,
-          'kubernetes.io/os': 'linux',
-          'kubernetes.io/arch': 'amd64',
-          'beta.kubernetes.io/os': 'linux',
-          'beta.kubernetes.io/arch': 'amd64',
+          ...defaultNodeLabels(name, 'amd64'),
           'node.kubernetes.io/instance-type': 'simulated',
           ...shape.labels,
         },
@@ -279,12 +276,13 @@ export class Simulator {
       obj = await nodes.get(name);
     }
     node.uid = obj.metadata.uid;
+    node.lease.ownerUid = obj.metadata.uid;
     if (obj.metadata.annotations?.[SIM_STOPPED_ANNOTATION] === 'true') node.stopped = true;
     this.nodes.set(name, node);
     this.applyCidr(node, obj);
     if (!node.stopped) {
       await this.postNodeStatus(node, obj);
-      await this.renewLease(node);
+      await node.lease.renew();
     }
     node.nextRenew = Date.now() + Math.random() * this.o.leaseRenewIntervalMs;
     // Pods already bound to it (a restarted simulator) are picked up now.
@@ -292,22 +290,17 @@ export class Simulator {
   }
 
   private nodeStatusBody(node: SimNode, current?: KubeObject): Record<string, unknown> {
-    const now = rfc3339();
-    const prev = (current?.status as { conditions?: Condition[] } | undefined)?.conditions ?? [];
-    const cond = (type: string, status: string, reason: string, message: string): Condition => {
-      const old = prev.find((c) => c.type === type);
-      return { type, status, lastHeartbeatTime: now, lastTransitionTime: old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : now, reason, message };
-    };
+    const prev = (current?.status as { conditions?: Condition[] } | undefined)?.conditions;
+    const { conditions } = kubeletConditions(
+      prev,
+      { memoryPressure: false, diskPressure: false, pidPressure: false, readyMessage: 'kubelet is posting ready status (simulated node)' },
+      rfc3339(),
+    );
     const capacity = { cpu: node.shape.cpu, memory: node.shape.memory, pods: node.shape.pods, 'ephemeral-storage': node.shape.ephemeralStorage };
     return {
       capacity,
       allocatable: { ...capacity },
-      conditions: [
-        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status (simulated node)'),
-      ],
+      conditions,
       addresses: [
         { type: 'InternalIP', address: node.internalIP },
         { type: 'Hostname', address: node.name },
@@ -341,45 +334,6 @@ export class Simulator {
         if (isNotFound(e)) return;
         if (!isConflict(e)) throw e;
       }
-    }
-  }
-
-  private async renewLease(node: SimNode): Promise<void> {
-    const leases = this.client.resource(LEASES);
-    const spec = { holderIdentity: node.name, leaseDurationSeconds: this.o.leaseDurationSeconds, renewTime: microTime() };
-    try {
-      if (node.lease) {
-        node.lease = await leases.update({ ...node.lease, spec: { ...(node.lease.spec as object), ...spec } } as KubeObject);
-        return;
-      }
-    } catch (e) {
-      if (!isConflict(e) && !isNotFound(e)) throw e;
-    }
-    let cur: KubeObject | undefined;
-    try {
-      cur = await leases.get(node.name, NODE_LEASE_NAMESPACE);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-    if (cur) {
-      node.lease = await leases.update({ ...cur, spec: { ...(cur.spec as object), ...spec } } as KubeObject);
-      return;
-    }
-    try {
-      node.lease = await leases.create({
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: {
-          name: node.name,
-          namespace: NODE_LEASE_NAMESPACE,
-          ownerReferences: node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined,
-        },
-        spec,
-      } as KubeObject);
-    } catch (e) {
-      // Someone made it meanwhile (a previous run of this node): renew that one on the next tick.
-      if (!isAlreadyExists(e)) throw e;
-      node.lease = undefined;
     }
   }
 
@@ -511,7 +465,7 @@ export class Simulator {
       if (node.stopped) continue;
       if (node.nextRenew <= now) {
         node.nextRenew = now + this.o.leaseRenewIntervalMs;
-        this.enqueue(() => this.renewLease(node).catch((e) => this.log({ level: 'warn', msg: 'simulated node: lease renew failed', node: node.name, error: (e as Error).message })));
+        this.enqueue(() => node.lease.renew().catch((e) => this.log({ level: 'warn', msg: 'simulated node: lease renew failed', node: node.name, error: (e as Error).message })));
       }
       if (node.nextStatusCheck <= now) {
         node.nextStatusCheck = now + this.o.nodeStatusCheckIntervalMs;

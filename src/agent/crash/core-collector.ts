@@ -11,6 +11,7 @@
  * back. Holders of processes that died without uninstalling are pruned at each install and
  * uninstall. Cores nobody claims (containers of no live agent) are deleted after orphanAgeMs.
  */
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,8 +134,18 @@ export class CoreDumpCollector {
   async uninstall(): Promise<void> {
     const file = this.holderFile;
     if (!file) return;
+    await rm(file, { force: true });
+    this.holderFile = undefined;
+    await this.restoreIfUnheld();
+  }
+
+  /**
+   * Puts the host's previous core_pattern back when no live agent holds the handler any more
+   * (`cairn down` calls it: agents killed with SIGKILL never uninstalled).
+   */
+  async restoreIfUnheld(): Promise<void> {
+    if (!existsSync(join(this.spoolDir, HOLDERS_DIR))) return;
     await this.locked(async () => {
-      await rm(file, { force: true });
       const live = await this.pruneHolders();
       if (live.length) return;
       const savedFile = join(this.spoolDir, SAVED_PATTERN_FILE);
@@ -142,7 +153,6 @@ export class CoreDumpCollector {
       if (isHandlerPatternFor(readCorePattern(this.corePatternFile), this.spoolDir)) writeCorePattern(saved, this.corePatternFile);
       await rm(savedFile, { force: true });
     });
-    this.holderFile = undefined;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * hostPort: traffic to a port of the node is DNATed to the pod, as the CNI portmap plugin does,
- * in the node's `cairn` nftables table: one chain `hostports` hooked at prerouting (traffic
+ * in the node's `cairn` nftables table: one chain `hostports-prerouting` hooked at prerouting (traffic
  * arriving at the node) and one at output (the node's own processes), rebuilt from the full set
  * of running pods on every change — the chain is small, and a whole-chain swap is atomic.
  * Traffic a pod sends to its own hostPort (hairpin) is masqueraded so the reply comes back
@@ -9,7 +9,7 @@
 import { Nft, nv, rule, withComment, type NftRule } from '../../net/nft.js';
 import type { Pod } from './api-types.js';
 
-export const HOSTPORT_CHAIN = 'hostports';
+export const HOSTPORT_CHAIN = 'hostports-prerouting';
 export const HOSTPORT_OUTPUT_CHAIN = 'hostports-output';
 export const HOSTPORT_MASQ_CHAIN = 'hostports-masquerade';
 
@@ -59,7 +59,8 @@ export class HostPorts {
     });
     const masq = sorted.map((m) => rule`ip saddr ${nv.ip(m.podIP)} ip daddr ${nv.ip(m.podIP)} ${nv.proto(m.protocol)} dport ${nv.port(m.containerPort)} masquerade`);
     await this.nft.syncChain({ name: HOSTPORT_CHAIN, base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' } }, dnat);
-    await this.nft.syncChain({ name: HOSTPORT_OUTPUT_CHAIN, base: { type: 'nat', hook: 'output', priority: 'dstnat' } }, dnat);
+    // nft accepts the name `dstnat` only at prerouting; at output it is spelled as its value.
+    await this.nft.syncChain({ name: HOSTPORT_OUTPUT_CHAIN, base: { type: 'nat', hook: 'output', priority: -100 } }, dnat);
     await this.nft.syncChain({ name: HOSTPORT_MASQ_CHAIN, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, masq);
     this.lastApplied = key;
   }

@@ -93,6 +93,36 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
     rules: [rule(['create'], ['authentication.k8s.io'], ['tokenreviews']), rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews'])],
   },
   { name: 'system:monitoring', rules: [urls(['get'], ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/readyz', '/readyz/*'])] },
+  // What node agents may do (upstream's NodeRules, without the certificatesigningrequests rule:
+  // Cairn issues node certificates itself). Cairn has no Node authorizer yet, so a node is not
+  // limited to its own objects. Beyond upstream: events.k8s.io events, and list/watch of
+  // endpoints, persistent volumes and claims.
+  {
+    name: 'system:node',
+    rules: [
+      rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+      rule(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews', 'subjectaccessreviews']),
+      rule(READ, [''], ['services']),
+      rule(['create', 'get', 'list', 'watch'], [''], ['nodes']),
+      rule(['patch', 'update'], [''], ['nodes/status']),
+      rule(['patch', 'update'], [''], ['nodes']),
+      rule(['create', 'patch', 'update'], ['', 'events.k8s.io'], ['events']),
+      rule(READ, [''], ['pods']),
+      rule(['create', 'delete'], [''], ['pods']),
+      rule(['patch', 'update'], [''], ['pods/status']),
+      rule(['create'], [''], ['pods/eviction']),
+      rule(READ, [''], ['configmaps', 'secrets']),
+      rule(READ, [''], ['persistentvolumeclaims', 'persistentvolumes']),
+      rule(READ, [''], ['endpoints']),
+      rule(['create', 'delete', 'get', 'patch', 'update'], ['coordination.k8s.io'], ['leases']),
+      rule(['get'], ['storage.k8s.io'], ['volumeattachments']),
+      rule(['create'], [''], ['serviceaccounts/token']),
+      rule(['get', 'patch', 'update'], [''], ['persistentvolumeclaims/status']),
+      rule(READ, ['storage.k8s.io'], ['csidrivers']),
+      rule(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
+      rule(READ, ['node.k8s.io'], ['runtimeclasses']),
+    ],
+  },
 ];
 
 interface BindingSpec {
@@ -114,6 +144,9 @@ export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: BindingSpec[] = [
     ],
   },
   { name: 'system:monitoring', role: 'system:monitoring', subjects: [{ kind: 'Group', name: 'system:monitoring' }] },
+  // Upstream binds system:node to no one since 1.8 (the Node authorizer grants it); without that
+  // authorizer Cairn binds it to the nodes' group, the pre-1.8 default.
+  { name: 'system:node', role: 'system:node', subjects: [{ kind: 'Group', name: 'system:nodes' }] },
 ];
 
 const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };

@@ -1,0 +1,113 @@
+/**
+ * Where everything of a one-machine cluster lives, derived from its data dir and spec, so
+ * `cairn up`, `cairn down` and `cairn status` agree without storing paths:
+ *
+ *   DIR/cluster.json          the spec and the pids of the processes `cairn up` started
+ *   DIR/kubeconfig            admin kubeconfig
+ *   DIR/logs/server.log       the API server's output; DIR/logs/node-N.log each agent's
+ *   DIR/server/               `cairn server --data-dir` (store, PKI with the cluster CA)
+ *   DIR/nodes/N/              node N's agent data dir, with its kubeconfig and pki/agent.{crt,key}
+ *
+ * Node N (1-based) is the Node `node-N`, the network namespace `cairn-<name>-node-N` from the
+ * lab (underlay address .(10+N)), its agent listens on 127.0.0.1:<agentBasePort+N> and its pods'
+ * cgroups live under /cairn-<name>/node-N.
+ */
+import { join } from 'node:path';
+import { Lab } from '../net/lab.js';
+
+export interface ClusterSpec {
+  /** 1–20 of a-z 0-9 (the lab's rule): prefixes every host object. */
+  name: string;
+  nodes: number;
+  apiPort: number;
+  agentBasePort: number;
+  underlayCidr: string;
+  clusterCidr: string;
+}
+
+export const DEFAULT_SPEC: ClusterSpec = {
+  name: 'local',
+  nodes: 3,
+  apiPort: 6443,
+  agentBasePort: 10250,
+  underlayCidr: '172.20.0.0/24',
+  clusterCidr: '10.244.0.0/16',
+};
+
+export class ClusterLayout {
+  readonly lab: Lab;
+
+  constructor(
+    readonly dataDir: string,
+    readonly spec: ClusterSpec,
+  ) {
+    this.lab = new Lab({ cluster: spec.name, underlayCidr: spec.underlayCidr, hostAddress: true });
+  }
+
+  get stateFile(): string {
+    return stateFile(this.dataDir);
+  }
+  get adminKubeconfig(): string {
+    return join(this.dataDir, 'kubeconfig');
+  }
+  get logsDir(): string {
+    return join(this.dataDir, 'logs');
+  }
+  get serverDir(): string {
+    return join(this.dataDir, 'server');
+  }
+  get serverLog(): string {
+    return join(this.logsDir, 'server.log');
+  }
+  get caCertFile(): string {
+    return join(this.serverDir, 'pki', 'ca.crt');
+  }
+  get caKeyFile(): string {
+    return join(this.serverDir, 'pki', 'ca.key');
+  }
+  get adminCertFile(): string {
+    return join(this.serverDir, 'pki', 'admin.crt');
+  }
+  get adminKeyFile(): string {
+    return join(this.serverDir, 'pki', 'admin.key');
+  }
+  get apiURL(): string {
+    return `https://127.0.0.1:${this.spec.apiPort}`;
+  }
+  /** The cgroup every node's pods live under. */
+  get cgroupParent(): string {
+    return `/cairn-${this.spec.name}`;
+  }
+
+  indexes(): number[] {
+    return Array.from({ length: this.spec.nodes }, (_, i) => i + 1);
+  }
+  nodeName(n: number): string {
+    return `node-${n}`;
+  }
+  nodeDir(n: number): string {
+    return nodeDir(this.dataDir, n);
+  }
+  nodeLog(n: number): string {
+    return join(this.logsDir, `node-${n}.log`);
+  }
+  nodeKubeconfig(n: number): string {
+    return join(this.nodeDir(n), 'kubeconfig');
+  }
+  nodeCertFile(n: number): string {
+    return join(this.nodeDir(n), 'pki', 'agent.crt');
+  }
+  nodeKeyFile(n: number): string {
+    return join(this.nodeDir(n), 'pki', 'agent.key');
+  }
+  agentPort(n: number): number {
+    return this.spec.agentBasePort + n;
+  }
+  nodeCgroupRoot(n: number): string {
+    return `${this.cgroupParent}/${this.nodeName(n)}`;
+  }
+}
+
+export const stateFile = (dataDir: string) => join(dataDir, 'cluster.json');
+export const nodeDir = (dataDir: string, n: number) => join(dataDir, 'nodes', String(n));
+
