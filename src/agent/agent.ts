@@ -216,6 +216,12 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   informers.start();
   await informers.waitForSync(ac.signal);
   nodeNet.start();
+  // Pod networks nobody owns any more (a crash between setup and bookkeeping): the live pods are
+  // those the API binds here plus whatever is still on disk or in the runtime.
+  const live = new Set([...pods.store.list().map((p) => p.metadata.uid!), ...(await records.podUidsOnDisk())]);
+  for (const st of await runtime.list()) if (st.labels[LABEL.podUid]) live.add(st.labels[LABEL.podUid]!);
+  const leaked = await network.gc(live);
+  if (leaked.netns.length || leaked.addresses.length) logger({ level: 'info', msg: 'removed leaked pod networks', ...leaked });
   await manager.start(ac.signal);
   logger({ level: 'info', msg: 'agent running', node: cfg.nodeName, podCIDR: podCidr, port });
 

@@ -157,7 +157,8 @@ function agentArgs(layout: ClusterLayout, n: number): string[] {
     '--tls-private-key-file', layout.nodeKeyFile(n),
     '--cgroup-root', layout.nodeCgroupRoot(n),
     '--cluster-cidr', spec.clusterCidr,
-    '--pod-netns-prefix', lab.podNetnsPrefix,
+    // Per node, so one agent's garbage collection never touches another node's pods.
+    '--pod-netns-prefix', `${lab.podNetnsPrefix}${n}-`,
   ];
 }
 
