@@ -200,6 +200,11 @@ const rt = (over: Partial<RuntimeStatus>): RuntimeStatus => ({
 describe('containerState', () => {
   it('running', () => assert.deepEqual(containerState(rt({ state: 'running', startedAt: T0 })), { running: { startedAt: T0 } }));
   it('created', () => assert.deepEqual(containerState(rt({ state: 'created' })), { waiting: { reason: 'ContainerCreating' } }));
+  it("the runtime's millisecond times are shown in whole seconds, as metav1.Time", () => {
+    assert.deepEqual(containerState(rt({ state: 'running', startedAt: '2024-05-01T10:00:00.905Z' })), { running: { startedAt: T0 } });
+    const t = containerState(rt({ exitCode: 0, startedAt: '2024-05-01T10:00:00.001Z', finishedAt: '2024-05-01T10:05:00.999Z' })).terminated!;
+    assert.deepEqual([t.startedAt, t.finishedAt], [T0, T1]);
+  });
   it('exited 0: Completed', () =>
     assert.deepEqual(containerState(rt({ exitCode: 0, startedAt: T0, finishedAt: T1 })), {
       terminated: { exitCode: 0, reason: 'Completed', startedAt: T0, finishedAt: T1, containerID: 'cairn://abcd1234-web-0' },

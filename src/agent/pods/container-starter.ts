@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import { ContainerStartError, type RuncRuntime } from '../runtime/container-runtime.js';
 import { buildOciSpec, SpecError } from '../runtime/oci-spec.js';
+import { restrictOomScoreAdj } from '../runtime/oom-score-adj.js';
 import { coreRlimit } from '../crash/core-rlimit.js';
 import { runLifecycleHandler } from '../probes/lifecycle-hooks.js';
 import type { ProbeTarget } from '../probes/probe.js';
@@ -111,6 +112,8 @@ export class ContainerStarter {
         memoryCapacityBytes: d.memoryCapacityBytes,
       });
       config.rlimits = [...(config.rlimits ?? []), coreRlimit()];
+      // Without CAP_SYS_RESOURCE runc cannot lower oom_score_adj (Guaranteed's -997) and the start fails.
+      if (config.oomScoreAdj !== undefined) config.oomScoreAdj = restrictOomScoreAdj(config.oomScoreAdj);
     } catch (e) {
       if (e instanceof ContainerConfigError || e instanceof SpecError) {
         d.event(pod, 'Warning', 'Failed', `Error: ${e.message}`);

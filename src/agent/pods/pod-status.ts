@@ -28,12 +28,17 @@ function lastBytes(s: string, max: number): string {
   return b.length <= max ? s : b.subarray(b.length - max).toString('utf8');
 }
 
+/** A runtime time as the API shows it: metav1.Time is RFC 3339 in whole seconds. */
+const apiTime = (t: string | undefined) => t?.replace(/\.\d+Z$/, 'Z');
+
 /** The API state of one runtime container record. */
 export function containerState(rt: RuntimeContainerStatus, opts: { terminationMessage?: string } = {}): ContainerState {
   const containerID = apiContainerID(rt.id);
+  const startedAt = apiTime(rt.startedAt);
+  const finishedAt = apiTime(rt.finishedAt);
   switch (rt.state) {
     case 'running':
-      return { running: { startedAt: rt.startedAt } };
+      return { running: { startedAt } };
     case 'created':
       return { waiting: { reason: 'ContainerCreating' } };
     case 'unknown':
@@ -43,8 +48,8 @@ export function containerState(rt: RuntimeContainerStatus, opts: { terminationMe
           exitCode: 137,
           reason: 'ContainerStatusUnknown',
           message: 'The container could not be located when the pod was terminated',
-          startedAt: rt.startedAt ?? null,
-          finishedAt: rt.finishedAt ?? null,
+          startedAt: startedAt ?? null,
+          finishedAt: finishedAt ?? null,
           containerID,
         },
       };
@@ -58,8 +63,8 @@ export function containerState(rt: RuntimeContainerStatus, opts: { terminationMe
           exitCode,
           reason,
           ...(parts.length ? { message: parts.join(': ') } : {}),
-          startedAt: rt.startedAt ?? null,
-          finishedAt: rt.finishedAt ?? null,
+          startedAt: startedAt ?? null,
+          finishedAt: finishedAt ?? null,
           containerID,
         },
       };
