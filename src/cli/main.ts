@@ -15,6 +15,7 @@ import { agentCommand } from './commands/agent.js';
 import { upCommand } from './commands/up.js';
 import { downCommand } from './commands/down.js';
 import { statusCommand } from './commands/status.js';
+import { fabricCommand } from './commands/fabric.js';
 
 export interface Command {
   name: string;
@@ -24,7 +25,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand];
+const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];
