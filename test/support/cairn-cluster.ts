@@ -93,10 +93,15 @@ export async function upCluster(opts: { nodes?: number; label?: string } = {}): 
       return JSON.parse(await cluster.ok([...args, '-o', 'json'])) as T;
     },
     async down() {
-      const r = await cairn('down', '--data-dir', dir, '--purge');
+      // Once more after a failure (a `cairn down` that could not even start — dist rebuilt under
+      // it by a concurrent build — stops nothing). The data dir goes only with the cluster:
+      // deleting cluster.json while processes, mounts and cgroups remain would leave them where
+      // no `cairn down` can find them.
+      let r = await cairn('down', '--data-dir', dir, '--purge');
+      if (r.code !== 0) r = await cairn('down', '--data-dir', dir, '--purge');
       await teardownCluster(name).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-      assert.equal(r.code, 0, `cairn down failed:\n${r.stdout}${r.stderr}`);
+      if (r.code === 0) await rm(dir, { recursive: true, force: true });
+      assert.equal(r.code, 0, `cairn down failed (the cluster's data dir ${dir} is kept: run cairn down --data-dir ${dir} --purge):\n${r.stdout}${r.stderr}`);
     },
   };
   const r = await cairn(

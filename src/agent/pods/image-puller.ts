@@ -64,6 +64,8 @@ export class ImagePuller {
     const b = this.backoff.get(key);
     if (b && this.now() < b.until) {
       this.event(pod, 'Normal', 'BackOff', `Back-off pulling image "${ref}"`);
+      // As the kubelet's startContainer records every EnsureImageExists failure.
+      this.event(pod, 'Warning', 'Failed', 'Error: ImagePullBackOff');
       throw new ImagePullError('ImagePullBackOff', `Back-off pulling image "${ref}": ${b.message}`, b.until - this.now());
     }
     this.event(pod, 'Normal', 'Pulling', `Pulling image "${ref}"`);

@@ -225,13 +225,18 @@ export class PodManager implements StreamingBackend {
     const uid = pod.metadata.uid!;
     const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
     const cs = statuses.find((s) => s.name === c.name);
-    const attempt = cs?.containerID ? Number(cs.containerID.split('-').pop()) : undefined;
     const running = cs?.state?.running && cs.containerID ? { id: cs.containerID.replace(/^cairn:\/\//, '') } : undefined;
-    const has = attempt !== undefined && Number.isInteger(attempt);
+    // The kubelet's validateContainerLogStatus: the current log is the newest instance's (the
+    // status's containerID: running, ended, or ended and waiting to restart); --previous is
+    // lastState.terminated's — in CrashLoopBackOff both are the instance that just ended.
+    const logOf = (containerID: string | undefined) => {
+      const attempt = containerID ? Number(containerID.split('-').pop()) : NaN;
+      return Number.isInteger(attempt) ? this.o.records.logPath(uid, c.name, attempt) : undefined;
+    };
     return {
       name: c.name,
-      currentLog: has ? this.o.records.logPath(uid, c.name, attempt!) : undefined,
-      previousLog: has && attempt! > 0 ? this.o.records.logPath(uid, c.name, attempt! - 1) : undefined,
+      currentLog: logOf(cs?.containerID),
+      previousLog: logOf(cs?.lastState?.terminated?.containerID),
       running,
       stdin: !!c.stdin,
       tty: !!c.tty,

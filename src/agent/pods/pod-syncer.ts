@@ -153,6 +153,8 @@ export class PodSyncer {
       const key = this.key(uid, c.name);
       const wait = this.backoff.remaining(key);
       if (wait > 0) {
+        // Upstream's doBackOff event (the recorder folds repeats into one Event's count).
+        this.d.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${podDesc(pod)}`);
         waiting.set(c.name, { reason: 'CrashLoopBackOff', message: this.backoff.message(key, c.name, podDesc(pod)) });
         requeueIn(wait);
         return;
@@ -283,18 +285,22 @@ export class PodSyncer {
     for (const [name, list] of insts) {
       const latest = list[0];
       if (!latest || (latest.status.state !== 'exited' && latest.status.state !== 'unknown')) continue;
-      if (this.countedExits.has(latest.status.id)) continue;
-      this.countedExits.add(latest.status.id);
-      const key = this.key(pod.metadata.uid!, name);
-      const finished = latest.status.finishedAt ? new Date(latest.status.finishedAt) : new Date(this.now());
-      const started = latest.status.startedAt ? new Date(latest.status.startedAt) : undefined;
-      // First sight of this container in this agent process (a new pod, or adopted after a
-      // restart): rebuild its back-off from the restart count, so a restart never resets it.
-      if (this.knownKeys.has(key)) this.backoff.recordExit(key, started, finished);
-      else this.backoff.restore(key, latest.attempt, finished, started);
-      this.knownKeys.add(key);
-      this.d.probes.stopContainer(pod.metadata.uid!, name);
+      this.countExit(pod, name, latest);
     }
+  }
+
+  private countExit(pod: Pod, name: string, inst: Instance): void {
+    if (this.countedExits.has(inst.status.id)) return;
+    this.countedExits.add(inst.status.id);
+    const key = this.key(pod.metadata.uid!, name);
+    const finished = inst.status.finishedAt ? new Date(inst.status.finishedAt) : new Date(this.now());
+    const started = inst.status.startedAt ? new Date(inst.status.startedAt) : undefined;
+    // First sight of this container in this agent process (a new pod, or adopted after a
+    // restart): rebuild its back-off from the restart count, so a restart never resets it.
+    if (this.knownKeys.has(key)) this.backoff.recordExit(key, started, finished);
+    else this.backoff.restore(key, inst.attempt, finished, started);
+    this.knownKeys.add(key);
+    this.d.probes.stopContainer(pod.metadata.uid!, name);
   }
 
   private startProbes(pod: Pod, c: Container, id: string, podIP: string, startedAt = new Date(this.now())): void {
@@ -321,7 +327,10 @@ export class PodSyncer {
     const grace = c.livenessProbe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
     this.d.event(pod, 'Normal', 'Killing', st.livenessFailed?.message ?? `Container ${c.name} failed liveness probe, will be restarted`);
     await this.killInstance(pod, c, inst, grace, false);
-    this.d.probes.stopContainer(pod.metadata.uid!, c.name);
+    // Count this exit in the back-off now: the restart that follows in this same sync must see
+    // it, and later syncs only look at the newest instance (by then the restarted one), so
+    // repeated liveness failures would otherwise restart without back-off.
+    this.countExit(pod, c.name, { ...inst, status: await this.d.runtime.status(inst.status.id) });
   }
 
   /** preStop (within the grace period), then stop. */
