@@ -29,6 +29,7 @@ import { PodManager, PODS } from './pods/pod-manager.js';
 import { LABEL, PodRecords } from './pods/pod-records.js';
 import { PodSandboxes } from './pods/pod-sandbox.js';
 import { PodSyncer } from './pods/pod-syncer.js';
+import { masterServiceEnv, namespaceServiceEnv } from './pods/service-env.js';
 import { ProbeManager } from './probes/probe-manager.js';
 import type { ProbeTarget } from './probes/probe.js';
 import { RuncRuntime } from './runtime/container-runtime.js';
@@ -45,6 +46,7 @@ export interface RunningAgent {
 const NODES = { group: '', version: 'v1', plural: 'nodes', namespaced: false, kind: 'Node' } as const;
 const CONFIGMAPS = { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' } as const;
 const SERVICEACCOUNTS = { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, kind: 'ServiceAccount' } as const;
+const SERVICES = { group: '', version: 'v1', plural: 'services', namespaced: true, kind: 'Service' } as const;
 const SECRETS = { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' } as const;
 
 export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<RunningAgent> {
@@ -63,6 +65,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   const nodes = informers.forResource<KubeObject>(NODES);
   const configMaps = informers.forResource<ConfigMapObject>(CONFIGMAPS);
   const secrets = informers.forResource<SecretObject>(SECRETS);
+  const services = informers.forResource<KubeObject>(SERVICES);
 
   const nodeStatus = new NodeStatusManager({
     client,
@@ -154,7 +157,11 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     logger,
   });
   const memoryCapacityBytes = nodeStatus.memoryCapacityBytes();
-  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target });
+  const serviceEnv = (namespace: string) => {
+    const all = services.store.list();
+    return { services: namespaceServiceEnv(all, namespace), master: masterServiceEnv(all) };
+  };
+  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, nodeIP: cfg.internalIP, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target, serviceEnv });
   const syncer = new PodSyncer({
     records,
     runtime,

@@ -44,10 +44,11 @@ export interface StarterDeps {
   objects: PodObjectSource;
   event: EventSink;
   nodeName: string;
+  nodeIP: string;
   cgroupRoot: string;
   memoryCapacityBytes: number;
-  /** Service environment variables for a namespace (enableServiceLinks). */
-  serviceEnv?: (namespace: string) => Record<string, string>;
+  /** Service environment variables: the namespace's (enableServiceLinks) and the master service's. */
+  serviceEnv?: (namespace: string) => { services: Record<string, string>; master: Record<string, string> };
   target: (pod: Pod, c: Container, containerId: string, podIP: string) => ProbeTarget;
 }
 
@@ -81,7 +82,10 @@ export class ContainerStarter {
     const bundle = d.records.bundleDir(id, uid);
     const termLog = d.records.terminationLog(uid, c.name, req.attempt);
     try {
-      env = resolveEnv(pod, c, d.objects, { serviceEnv: d.serviceEnv?.(pod.metadata.namespace ?? ''), podIP: sandbox.podIP, nodeName: d.nodeName });
+      const svcEnv = d.serviceEnv?.(pod.metadata.namespace ?? '');
+      env = resolveEnv(pod, c, d.objects, { serviceEnv: svcEnv?.services, masterServiceEnv: svcEnv?.master, podIP: sandbox.podIP, hostIP: d.nodeIP, nodeName: d.nodeName });
+      // containerd gives every container HOSTNAME (the pod's hostname).
+      if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${sandbox.hostname}`);
       const envMap = Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
       await mkdir(dirname(termLog), { recursive: true });
       await writeFile(termLog, '', { mode: 0o666 });
