@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev)
+packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +26,26 @@ fi
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 # Likewise docker-registry (tests start their own on loopback ports).
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+# Likewise FRR and corosync: the fabric lab runs its own instances inside network namespaces.
+for svc in frr corosync; do
+  if systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done
+# ifupdown2's ifquery, for `cairn fabric lab verify`: Debian's package unpacked into a private
+# directory, not installed (installing it replaces the host's ifupdown).
+ifupdown2_dir=/usr/local/lib/cairn/ifupdown2
+if [ ! -e "$ifupdown2_dir/ifquery" ]; then
+  echo "setup: unpacking ifupdown2 into $ifupdown2_dir"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root ifupdown2 >/dev/null)
+  mkdir -p "$ifupdown2_dir"
+  dpkg-deb -x "$tmp"/ifupdown2_*.deb "$ifupdown2_dir"
+  rm -rf "$tmp"
+  # Found by ifupdown2 next to its code when the host has no /etc/network/ifupdown2.
+  mkdir -p "$ifupdown2_dir/usr/share/ifupdown2/etc/network/ifupdown2"
+  cp "$ifupdown2_dir"/etc/network/ifupdown2/*.conf "$ifupdown2_dir/usr/share/ifupdown2/etc/network/ifupdown2/"
+  chmod +x "$ifupdown2_dir/usr/share/ifupdown2/__main__.py"
+  ln -sfn usr/share/ifupdown2/__main__.py "$ifupdown2_dir/ifquery"
+fi
 
 if ! command -v node >/dev/null 2>&1; then
   echo "setup: Node.js 20 or later is required" >&2
