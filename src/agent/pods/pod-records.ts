@@ -85,11 +85,16 @@ export class PodRecords {
     };
   }
 
+  /** Writes pod.json when this version of the pod was not written yet. */
   async savePod(pod: Pod): Promise<void> {
     const uid = pod.metadata.uid!;
+    const version = pod.metadata.resourceVersion ?? '';
+    if (version && this.saved.get(uid) === version) return;
     await mkdir(this.podDir(uid), { recursive: true });
     await writeAtomic(join(this.podDir(uid), 'pod.json'), JSON.stringify(pod));
+    this.saved.set(uid, version);
   }
+  private readonly saved = new Map<string, string>();
 
   async loadPod(uid: string): Promise<Pod | undefined> {
     try {
@@ -108,6 +113,7 @@ export class PodRecords {
   }
 
   async removePodDir(uid: string): Promise<void> {
+    this.saved.delete(uid);
     await rm(this.podDir(uid), { recursive: true, force: true });
   }
 }

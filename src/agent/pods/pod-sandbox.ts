@@ -46,7 +46,12 @@ export interface Sandbox {
   files: { hosts: string; resolvConf: string; hostname: string };
 }
 
+/** How long a pod's network, once set up, is trusted without a full check. */
+const NETWORK_RECHECK_MS = 5 * 60_000;
+
 export class PodSandboxes {
+  private readonly networks = new Map<string, { podIP: string; netnsPath: string; checkedAt: number }>();
+
   constructor(private readonly opts: SandboxOptions) {}
 
   private netnsPathOf(name: string): string {
@@ -62,9 +67,17 @@ export class PodSandboxes {
       podIP = this.opts.nodeIP;
       netnsPath = this.opts.nodeNetns ? this.netnsPathOf(this.opts.nodeNetns) : '/proc/1/ns/net';
     } else {
-      const net: PodNetworkStatus = await this.opts.network.setup({ id: uid }, { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
-      podIP = net.podIP;
-      netnsPath = this.netnsPathOf(net.netns);
+      // The network is set up once and then trusted while its namespace exists (re-checked in
+      // full every few minutes): a sync every 10 s must not cost ten `ip` processes per pod.
+      const known = this.networks.get(uid);
+      if (known && existsSync(known.netnsPath) && Date.now() - known.checkedAt < NETWORK_RECHECK_MS) {
+        ({ podIP, netnsPath } = known);
+      } else {
+        const net: PodNetworkStatus = await this.opts.network.setup({ id: uid }, { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
+        podIP = net.podIP;
+        netnsPath = this.netnsPathOf(net.netns);
+        this.networks.set(uid, { podIP, netnsPath, checkedAt: Date.now() });
+      }
     }
     const hostname = pod.spec.hostNetwork ? this.opts.nodeName : podHostnameAndDomain(pod, this.opts.clusterDomain).hostname;
     const files = await this.writeFiles(pod, podIP, hostname);
@@ -75,10 +88,13 @@ export class PodSandboxes {
   /** The pod IP of an existing sandbox, without making anything (status after a restart). */
   async podIP(pod: Pod): Promise<string | undefined> {
     if (pod.spec.hostNetwork) return this.opts.nodeIP;
+    const known = this.networks.get(pod.metadata.uid!);
+    if (known) return known.podIP;
     return (await this.opts.network.status({ id: pod.metadata.uid! }))?.podIP;
   }
 
   async remove(uid: string): Promise<void> {
+    this.networks.delete(uid);
     await this.removePause(uid);
     await this.opts.network.teardown({ id: uid });
   }
