@@ -308,7 +308,10 @@ describe('pods on real containers, through kubectl', { concurrency: 4 }, () => {
     assert.equal(p.status?.phase, 'Failed');
     const t = status(p, 'hog').state?.terminated;
     assert.deepEqual([t?.reason, t?.exitCode], ['OOMKilled', 137]);
-    assert.equal(await cluster.ok(['logs', '-n', ns, 'hog']), 'start\n');
+    // The OOM killer may take a process of the pipeline first (the shell then prints "Killed")
+    // before the whole container goes; either way the shell never got past the allocation.
+    const logs = await cluster.ok(['logs', '-n', ns, 'hog']);
+    assert.match(logs, /^start\n(Killed\n)?$/);
   });
 
   it('liveness: a failing httpGet probe restarts the container; a passing tcpSocket probe does not', { timeout: TEST_TIMEOUT }, async () => {

@@ -36,13 +36,19 @@ after(async () => {
   await server?.stop();
 });
 
+/** Every namespace gets the kube-root-ca.crt ConfigMap (root CA publisher), which counts against quotas too. */
+async function rootCaPublished(ns: string): Promise<void> {
+  await waitFor(async () => (await c.resource(R.configmaps).list({ namespace: ns })).items.some((x) => x.metadata.name === 'kube-root-ca.crt'), 'kube-root-ca.crt published');
+}
+
 describe('ResourceQuota', () => {
   it('counts pods and refuses the one over the limit with upstream message', async () => {
     const ns = 'q-pods';
     await createNamespace(c, ns);
-    await c.resource(R.resourcequotas).create(quota(ns, 'compute', { pods: '2', 'count/configmaps': '1' }));
+    await rootCaPublished(ns);
+    await c.resource(R.resourcequotas).create(quota(ns, 'compute', { pods: '2', 'count/configmaps': '2' }));
     const st = await synced(ns, 'compute');
-    assert.deepEqual(st.hard, { 'count/configmaps': '1', pods: '2' });
+    assert.deepEqual(st.hard, { 'count/configmaps': '2', pods: '2' });
     assert.equal(st.used!.pods, '0');
     await c.resource(R.pods).create(podObject(ns, 'p1'));
     await c.resource(R.pods).create(podObject(ns, 'p2'));
@@ -53,7 +59,7 @@ describe('ResourceQuota', () => {
 
     await c.resource(R.configmaps).create(cm(ns, 'one'));
     const e2 = await refused(c.resource(R.configmaps).create(cm(ns, 'two')), 403);
-    assert.equal(e2.message, 'configmaps "two" is forbidden: exceeded quota: compute, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1');
+    assert.equal(e2.message, 'configmaps "two" is forbidden: exceeded quota: compute, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2');
 
     // Deleting frees quota: the controller brings used down.
     await c.resource(R.pods).delete('p1', { namespace: ns, gracePeriodSeconds: 0 });
@@ -64,13 +70,14 @@ describe('ResourceQuota', () => {
   it('never overshoots under concurrent creates', async () => {
     const ns = 'q-race';
     await createNamespace(c, ns);
-    await c.resource(R.resourcequotas).create(quota(ns, 'cms', { configmaps: '5' }));
+    await rootCaPublished(ns);
+    await c.resource(R.resourcequotas).create(quota(ns, 'cms', { configmaps: '6' }));
     await synced(ns, 'cms');
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => c.resource(R.configmaps).create(cm(ns, `cm-${i}`))));
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 5);
     const list = await c.resource(R.configmaps).list({ namespace: ns });
     assert.equal(list.items.filter((x) => x.metadata.name!.startsWith('cm-')).length, 5);
-    assert.equal((await statusOf(ns, 'cms')).used!.configmaps, '5');
+    assert.equal((await statusOf(ns, 'cms')).used!.configmaps, '6');
   });
 
   it('tracks compute resources and refuses pods that do not state what the quota counts', async () => {
