@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { guestPairs, unreachablePairs } from './check-reach.js';
 import type { LabState, LinkCut } from './state.js';
 
-const ROUND_WAIT_S = 0.2;
+const ROUND_WAIT_S = 0.1;
 const STABLE_MS = 1000;
-const PAUSE_MS = 50;
+const PAUSE_MS = 20;
 
 export interface Recovered {
   /** Milliseconds from the cut until every guest pair answered again. */

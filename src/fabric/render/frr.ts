@@ -80,7 +80,9 @@ function routerBgp(t: Topology, node: FabricNode): string[] {
   const ebgp = t.bgp.scheme === 'ebgp';
   const vtep = vtepAddress(t, node.name)!;
   const lines = [`router bgp ${nodeAsn(t, node)}`, ` bgp router-id ${node.loopback}`, ' no bgp default ipv4-unicast'];
-  if (ebgp) lines.push(' no bgp ebgp-requires-policy');
+  // disable-ebgp-connected-route-check: the EVPN peers are loopbacks, never connected, and FRR 8.4
+  // otherwise sometimes marks their next hops invalid ("Must be Connected", FRRouting/frr#12025).
+  if (ebgp) lines.push(' no bgp ebgp-requires-policy', ' bgp disable-ebgp-connected-route-check');
   const neighbours: string[] = [];
   const peered = new Set<string>(); // parallel links reach the same neighbour address twice
   const remoteAs = (peer: FabricNode): string => (ebgp ? String(peer.asn) : 'internal');
