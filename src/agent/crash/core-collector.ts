@@ -37,7 +37,7 @@ export interface CoreDumpCollectorOptions {
   /** The agent's data dir; cores are kept in DATA/cores/<pod-uid>/. */
   dataDir: string;
   logger?: Logger;
-  /** The host-wide spool the handler writes to. Default /var/lib/cairn/cores. */
+  /** The host-wide spool the handler writes to. Default /var/spool/cairn/cores. */
   spoolDir?: string;
   /** Cgroup path prefix of this agent's containers (a string prefix). Default `/cairn`, which Cairn's cgroup roots start with. */
   cgroupPrefix?: string;

@@ -13,7 +13,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const DEFAULT_SPOOL_DIR = '/var/lib/cairn/cores';
+// Outside every data dir (the default one is /var/lib/cairn): `cairn down --purge` must not take
+// the host-wide spool, its holders and the saved core_pattern with it.
+export const DEFAULT_SPOOL_DIR = '/var/spool/cairn/cores';
 export const HOLDERS_DIR = '.holders';
 export const SAVED_PATTERN_FILE = '.saved-core-pattern';
 export const LOCK_FILE = '.lock';
