@@ -5,7 +5,9 @@
  * wake the pod at once (inotify on the runtime's state dirs); everything else is re-checked
  * every few seconds, so a missed signal only delays, never loses, a change.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Client, finalStateOf, type Informer, isConflict, isNotFound, type Logger, runController, type RunningController, WorkQueue } from '../../client/index.js';
 import type { RuncRuntime } from '../runtime/container-runtime.js';
@@ -93,36 +95,65 @@ export class PodManager implements StreamingBackend {
     return this.o.pods.store.byIndex(UID_INDEX, uid)[0];
   }
 
-  /** Wakes a pod when one of its containers writes its exit record. */
+  /**
+   * Wakes a pod when one of its containers writes its exit record. fs.watch is not recursive on
+   * Linux in Node 20, so the runtime's containers dir is watched for new containers and each
+   * live one's state dir for `exit.json`; a slow rescan covers missed events. Work is per new
+   * container, not per container per scan.
+   */
   private watchExits(): void {
-    // fs.watch is not recursive on Linux in Node 20: watch each running container's state dir.
-    const dirs = new Map<string, FSWatcher>();
-    const scan = () => {
-      void this.o.runtime.list().then((all) => {
-        const live = new Set<string>();
-        for (const st of all) {
-          live.add(st.id);
-          if (dirs.has(st.id) || st.state === 'exited') continue;
-          const inst = instanceOf(st);
-          if (!inst) continue;
-          try {
-            const w = watch(`${this.o.runtime.containersDir}/${st.id}`, (_ev, file) => {
-              if (file === 'exit.json') this.queue.add(inst.podUid);
-            });
-            w.on('error', () => w.close());
-            dirs.set(st.id, w);
-          } catch {
-            /* removed meanwhile */
-          }
+    const dir = this.o.runtime.containersDir;
+    const watching = new Map<string, FSWatcher>();
+    const ended = new Set<string>();
+    const watchOne = async (id: string) => {
+      let st;
+      try {
+        st = await this.o.runtime.status(id);
+      } catch {
+        return; // removed meanwhile
+      }
+      const inst = instanceOf(st);
+      if (!inst || st.state === 'exited') return void ended.add(id);
+      try {
+        const w = watch(join(dir, id), (_ev, file) => {
+          if (file === 'exit.json') this.queue.add(inst.podUid);
+        });
+        w.on('error', () => w.close());
+        watching.set(id, w);
+        // It may have ended between the status read and the watch.
+        if (existsSync(join(dir, id, 'exit.json'))) this.queue.add(inst.podUid);
+      } catch {
+        /* removed meanwhile */
+      }
+    };
+    let scanning = false;
+    let again = false;
+    const scan = (): void => {
+      if (scanning) return void (again = true);
+      scanning = true;
+      void (async () => {
+        const ids = new Set(await readdir(dir).catch(() => [] as string[]));
+        for (const id of ids) if (!watching.has(id) && !ended.has(id)) await watchOne(id);
+        for (const [id, w] of watching) if (!ids.has(id)) (w.close(), watching.delete(id));
+        for (const id of ended) if (!ids.has(id)) ended.delete(id);
+      })().finally(() => {
+        scanning = false;
+        // Containers made while this scan ran.
+        if (again) {
+          again = false;
+          scan();
         }
-        for (const [id, w] of dirs) if (!live.has(id)) (w.close(), dirs.delete(id));
       });
     };
-    const timer = setInterval(scan, 1000);
+    const dirWatcher = watch(dir, () => scan());
+    dirWatcher.on('error', () => dirWatcher.close());
+    const timer = setInterval(scan, 10_000);
     timer.unref();
+    scan();
     this.stopWatching = () => {
       clearInterval(timer);
-      for (const w of dirs.values()) w.close();
+      dirWatcher.close();
+      for (const w of watching.values()) w.close();
     };
   }
 
