@@ -219,10 +219,11 @@ test("FRR failing to start, or rejecting a configuration, is reported with FRR's
   await netns.add(ns);
   const frr = new FrrInstance(ns, join(tmp, 'frr-twice'));
   await frr.start('hostname twice\n');
-  // A second zebra on the same pid file refuses to run; its own words must reach the user.
+  // A second set of daemons on the same pid files refuses to run (which daemon says so first
+  // is FRR's business); its own words must reach the user.
   await assert.rejects(frr.start('hostname twice\n'), (e: unknown) => {
     assert.ok(e instanceof FrrError, String(e));
-    assert.match(e.message, /zebra did not start in .*its log says: .*Could not lock pid_file/);
+    assert.match(e.message, /(zebra|staticd|bgpd) did not start in .*its log says: .*Could not lock pid_file/);
     return true;
   });
   await frr.stop();
