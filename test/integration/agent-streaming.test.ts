@@ -93,7 +93,7 @@ describe('kubectl logs, exec and attach through the agent', () => {
       return id;
     };
     ids.previous = await make('app-0', ['sh', '-c', 'echo previous-run; exit 1']);
-    ids.app = await make('app-1', ['sh', '-c', 'echo hello; sleep 0.1; echo err >&2; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done']);
+    ids.app = await make('app-1', ['sh', '-c', 'echo hello; sleep 0.1; echo err >&2; sleep 0.1; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done']);
     ids.shell = await make('shell', ['sh'], { stdin: true, terminal: true });
     ids.reader = await make('reader', ['sh', '-c', 'while read l; do echo got:$l; done; echo eof'], { stdin: true, stdinOnce: true });
     ids.waiter = await make('waiter', ['sh', '-c', `echo start; while [ ! -e /tmp/stop-${fx.runId} ]; do sleep 0.1; done; echo stopping`]);
@@ -158,6 +158,8 @@ describe('kubectl logs, exec and attach through the agent', () => {
 
   // stdout and stderr are two pipes: lines written close together may be logged in either order
   // (as with containerd), hence the pause between them in app's command.
+  // stdout and stderr are two pipes: lines written close together may be read in either order (as
+  // under containerd), so the container leaves 100 ms between them.
   it('logs: the default container, stdout and stderr in order', async () => {
     const r = await kubectl(['logs', 'web']);
     assert.equal(r.code, 0, r.stderr);
