@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3)
+packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3 nginx-light conntrack dnsperf wrk bind9-dnsutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,8 +26,9 @@ fi
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 # Likewise docker-registry (tests start their own on loopback ports).
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
-# Likewise FRR and corosync: the fabric lab runs its own instances inside network namespaces.
-for svc in frr corosync; do
+# Likewise FRR, corosync and nginx: the fabric lab and the node agents run their own instances
+# inside network namespaces.
+for svc in frr corosync nginx; do
   if systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 # ifupdown2's ifquery, for `cairn fabric lab verify`: Debian's package unpacked into a private

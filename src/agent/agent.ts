@@ -35,6 +35,11 @@ import type { ProbeTarget } from './probes/probe.js';
 import { RuncRuntime } from './runtime/container-runtime.js';
 import { AgentServer } from './server/agent-server.js';
 import { VolumeManager } from './volumes/volume-manager.js';
+import { BRIDGE } from '../net/overlay.js';
+import { ServiceProxy } from '../proxy/service-proxy.js';
+import { NetworkPolicyEnforcer } from '../netpol/policy-enforcer.js';
+import { IngressController } from '../ingress/ingress-controller.js';
+import type { NodeAddon, NodeAddonContext } from './node-addon.js';
 import { join } from 'node:path';
 
 export interface RunningAgent {
@@ -220,9 +225,31 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   }, 60_000);
   imageGcTimer.unref();
 
+  // The node's Service proxy, NetworkPolicy enforcer and Ingress controller: they register their
+  // informers now and start once the caches have synced.
+  const addonCtx: NodeAddonContext = {
+    client,
+    informers,
+    recorder,
+    logger,
+    nodeName: cfg.nodeName,
+    nodeNetns: cfg.nodeNetns,
+    node: nodeIp,
+    nft: new Nft({ netns: cfg.nodeNetns, family: 'ip', table: 'cairn' }),
+    internalIP: cfg.internalIP,
+    underlayDev: cfg.underlayDev,
+    podCidr,
+    clusterCidr: cfg.clusterCIDR,
+    bridge: BRIDGE,
+    gateway: nodeNet.overlay.gateway,
+    dataDir: cfg.dataDir,
+  };
+  const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx)];
+
   informers.start();
   await informers.waitForSync(ac.signal);
   nodeNet.start();
+  for (const a of addons) await a.start();
   // Pod networks nobody owns any more (a crash between setup and bookkeeping): the live pods are
   // those the API binds here plus whatever is still on disk or in the runtime.
   const live = new Set([...pods.store.list().map((p) => p.metadata.uid!), ...(await records.podUidsOnDisk())]);
@@ -239,6 +266,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
       clearInterval(coreTimer);
       clearInterval(imageGcTimer);
       nodeNet.stop();
+      for (const a of addons) await a.stop();
       await manager!.stop();
       await server.stop();
       await nodeStatus.stop();

@@ -32,7 +32,10 @@ export async function bootstrapNamespaces(api: ApiServer): Promise<void> {
  * Endpoints pointing at this API server, as every Kubernetes cluster has. Created when missing;
  * the endpoint follows the server's current address.
  */
-export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip: string; port: number }, serviceIP = '10.96.0.1'): Promise<void> {
+/** The `kubernetes` Service's address: the first of the default service range 10.96.0.0/12. */
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+
+export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip: string; port: number }, serviceIP = KUBERNETES_SERVICE_IP): Promise<void> {
   const ctx = {
     user: SYSTEM_USER,
     now: new Date(),
@@ -68,11 +71,25 @@ export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip
     metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
     subsets: [{ addresses: [{ ip: advertise.ip }], ports: [{ name: 'https', port: advertise.port, protocol: 'TCP' }] }],
   };
-  try {
-    const current = await api.registry.get(epKind, 'default', 'kubernetes');
-    await api.registry.update(epKind, 'default', 'kubernetes', { ...endpoints, metadata: { ...current.metadata, labels: endpoints.metadata.labels } }, { ...ctx });
-  } catch (e) {
-    if (!(e instanceof ApiError && e.code === 404)) throw e;
-    await api.registry.create(epKind, 'default', endpoints, { ...ctx });
-  }
+  // The slice too, as upstream's endpoint reconciler writes it (the Endpoints are not mirrored):
+  // service proxies read slices.
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [advertise.ip], conditions: { ready: true } }],
+    ports: [{ name: 'https', port: advertise.port, protocol: 'TCP' }],
+  };
+  const upsert = async (kind: NonNullable<typeof epKind>, obj: { metadata: { name: string; labels: Record<string, string> } }) => {
+    try {
+      const current = await api.registry.get(kind, 'default', obj.metadata.name);
+      await api.registry.update(kind, 'default', obj.metadata.name, { ...obj, metadata: { ...current.metadata, labels: obj.metadata.labels } }, { ...ctx });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 404)) throw e;
+      await api.registry.create(kind, 'default', obj, { ...ctx });
+    }
+  };
+  await upsert(epKind, endpoints);
+  await upsert(api.catalog.byPlural('discovery.k8s.io', 'v1', 'endpointslices')!, slice);
 }

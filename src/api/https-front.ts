@@ -22,6 +22,8 @@ import type { Logger } from '../util/log.js';
 export interface HttpsFrontOptions {
   host: string;
   port: number;
+  /** More addresses to serve on, at the same port (e.g. the host's bridge address pods reach through the `kubernetes` Service). */
+  extraHosts?: string[];
   certPem: string;
   keyPem: string;
   caPem: string;
@@ -44,6 +46,7 @@ const PLAIN_HTTP_REPLY = 'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP re
 export class HttpsFront {
   private readonly tls: HttpsServer;
   private readonly net: NetServer;
+  private readonly extraNets: NetServer[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly shutdown = new AbortController();
   private inflight = 0;
@@ -78,7 +81,7 @@ export class HttpsFront {
     // own default is noDelay), so without it Nagle's algorithm is on: a small write behind
     // unacknowledged data (a watch event, a response on a busy keep-alive connection) waits for
     // the peer's delayed ACK, 40 ms or more. Go's net/http (kube-apiserver) disables Nagle too.
-    this.net = createNetServer({ noDelay: true }, (socket) => {
+    const accept = (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
@@ -92,7 +95,9 @@ export class HttpsFront {
         if (first[0] === 0x16) this.tls.emit('connection', socket);
         else socket.end(PLAIN_HTTP_REPLY);
       });
-    });
+    };
+    this.net = createNetServer({ noDelay: true }, accept);
+    for (const _ of opts.extraHosts ?? []) this.extraNets.push(createNetServer({ noDelay: true }, accept));
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -102,12 +107,21 @@ export class HttpsFront {
     });
     const addr = this.net.address();
     if (!addr || typeof addr === 'string') throw new Error('server has no address');
+    const extra = this.opts.extraHosts ?? [];
+    for (let i = 0; i < extra.length; i++) {
+      const srv = this.extraNets[i]!;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(addr.port, extra[i], () => resolve());
+      });
+    }
     return { host: addr.address, port: addr.port };
   }
 
   /** Stops accepting, ends watches, waits for in-flight requests (up to timeoutMs), then closes connections. */
   async close(timeoutMs = 10_000): Promise<void> {
     this.net.close();
+    for (const n of this.extraNets) n.close();
     this.shutdown.abort();
     if (this.inflight > 0) {
       // The deadline timer is cleared once requests are done, so a stopped server keeps no process alive.

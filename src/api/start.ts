@@ -20,7 +20,7 @@ import type { Store } from '../store/types.js';
 import { Logger } from '../util/log.js';
 import { ApiServer } from './api-server.js';
 import { clientCertAuthenticator, tokenFileAuthenticator, type Authenticator } from './authn.js';
-import { bootstrapKubernetesService, bootstrapNamespaces, SYSTEM_USER } from './bootstrap.js';
+import { bootstrapKubernetesService, bootstrapNamespaces, KUBERNETES_SERVICE_IP, SYSTEM_USER } from './bootstrap.js';
 import { CrdServing } from './crd-serving.js';
 import { HttpsFront } from './https-front.js';
 import { NodeProxy } from './node-proxy.js';
@@ -51,6 +51,8 @@ export interface ServerConfig {
   tokenFile?: string;
   /** Extra names/addresses for the serving certificate. */
   advertise?: string[];
+  /** More addresses to listen on at the same port (`--listen` given more than once). */
+  extraHosts?: string[];
   compactionIntervalMs?: number;
   /** Run the controllers and scheduler in this process (default true). */
   controllers?: boolean;
@@ -109,7 +111,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
   let controllers: ControllerManager | undefined;
   let simulator: Simulator | undefined;
   try {
-    const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.advertise ?? [])]));
+    const pki = await ensurePki(cfg.dataDir, splitHostsForSan([cfg.host, ...(cfg.extraHosts ?? []), ...(cfg.advertise ?? []), KUBERNETES_SERVICE_IP]));
     const schemas = new SchemaCatalog();
     const tokens = new TokenIssuer(pki.serviceAccountKeyPem);
     // RBAC reads roles and bindings through informers over the in-process transport.
@@ -148,6 +150,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     front = new HttpsFront({
       host: cfg.host,
       port: cfg.port,
+      extraHosts: cfg.extraHosts,
       certPem: pki.server.certPem,
       keyPem: pki.server.keyPem,
       caPem: pki.ca.certPem,
@@ -164,7 +167,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     await bootstrapNamespaces(api);
     await api.namespaces.start();
     const advertiseIP = (cfg.advertise ?? []).find((a) => isIP(a) === 4) ?? (isIP(clientHost) === 4 ? clientHost : '127.0.0.1');
-    await bootstrapKubernetesService(api, { ip: advertiseIP, port: addr.port });
+    await bootstrapKubernetesService(api, { ip: advertiseIP, port: addr.port }, KUBERNETES_SERVICE_IP);
     crds = new CrdServing(api, log.child('crd'));
     await crds.start();
     const ctrlLog = log.child('controllers');

@@ -18,6 +18,7 @@ import { ClusterLayout, type ClusterSpec, DEFAULT_SPEC } from './layout.js';
 import { checkNameFree, checkNetworksFree, requirePortFree, requireRoot } from './preflight.js';
 import { aliveCairn, findCairn, spawnCairn } from './processes.js';
 import { type ClusterState, readState, writeState } from './state.js';
+import { ensureSystemObjects } from './system-objects.js';
 
 export interface UpOptions extends Partial<ClusterSpec> {
   dataDir: string;
@@ -91,7 +92,16 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   } else {
     await requirePortFree(spec.apiPort, '--api-port', 'the API server');
     state.serverPid = spawnCairn(
-      ['server', '--data-dir', layout.serverDir, '--listen', `127.0.0.1:${spec.apiPort}`, '--advertise', lab.hostIP, '--cluster-cidr', spec.clusterCidr],
+      [
+        'server',
+        '--data-dir', layout.serverDir,
+        '--listen', `127.0.0.1:${spec.apiPort}`,
+        // The bridge address too: pods reach the API server there through the `kubernetes` Service.
+        '--listen', `${lab.hostIP}:${spec.apiPort}`,
+        '--advertise', lab.hostIP,
+        '--cluster-cidr', spec.clusterCidr,
+        '--lb-pool', lab.lbPool,
+      ],
       layout.serverLog,
     );
     startedSomething = true;
@@ -129,6 +139,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
     const routes = nodes.map(({ n, podCidr }) => ({ podCidr, via: lab.underlayIP(n) }));
     const changed = await reconcilePodRoutes(lab.bridge, routes);
     for (const r of changed) progress(`route: ${r.podCidr} via ${r.via}`);
+    await ensureSystemObjects(new Client(transport), layout);
   } finally {
     transport.close();
   }

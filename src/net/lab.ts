@@ -80,6 +80,13 @@ export class Lab {
   get hostIP(): string {
     return intToIpv4(this.underlay.base + 1);
   }
+  /**
+   * Service LoadBalancer addresses: the top of the underlay /24 (.224–.254), above every node
+   * (.11–.210), so the host reaches them on the bridge by ARP, answered by the announcing node.
+   */
+  get lbPool(): string {
+    return `${intToIpv4(this.underlay.base + 224)}-${intToIpv4(this.underlay.base + 254)}`;
+  }
 
   /** Makes the host bridge (and its address when asked). Idempotent. */
   async up(): Promise<void> {

@@ -121,6 +121,12 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       rule(READ, ['storage.k8s.io'], ['csidrivers']),
       rule(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
       rule(READ, ['node.k8s.io'], ['runtimeclasses']),
+      // The agent is also the node's service proxy (upstream's system:node-proxier), NetworkPolicy
+      // enforcer and Ingress controller (ingress-nginx's ClusterRole).
+      rule(READ, ['discovery.k8s.io'], ['endpointslices']),
+      rule(READ, [''], ['namespaces']),
+      rule(READ, ['networking.k8s.io'], ['networkpolicies', 'ingresses', 'ingressclasses']),
+      rule(['patch', 'update'], ['networking.k8s.io'], ['ingresses/status']),
     ],
   },
 ];

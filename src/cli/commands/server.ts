@@ -23,7 +23,7 @@ export const serverCommand: Command = {
     '                    [--token-auth-file FILE] [--advertise NAME]...',
     '',
     `  --data-dir DIR         state, PKI and admin.kubeconfig (default ${DEFAULT_DATA_DIR})`,
-    '  --listen ADDR:PORT     where to serve HTTPS (default 127.0.0.1:6443)',
+    '  --listen ADDR:PORT     where to serve HTTPS (default 127.0.0.1:6443; repeatable, one port)',
     '  --store sqlite|etcd    the store backend (default sqlite, one file in the data dir)',
     '  --etcd-endpoints URLS  comma-separated etcd client URLs (with --store etcd)',
     '  --etcd-prefix PREFIX   key prefix in etcd (default /cairn)',
@@ -40,7 +40,7 @@ export const serverCommand: Command = {
   ].join('\n'),
   options: {
     'data-dir': { type: 'string' },
-    listen: { type: 'string' },
+    listen: { type: 'string', multiple: true },
     store: { type: 'string' },
     'etcd-endpoints': { type: 'string' },
     'etcd-prefix': { type: 'string' },
@@ -56,7 +56,9 @@ export const serverCommand: Command = {
     'simulated-nodes': { type: 'string' },
   },
   async run(v) {
-    const listen = parseListen((v.listen as string | undefined) ?? '127.0.0.1:6443');
+    const listens = ((v.listen as string[] | undefined) ?? ['127.0.0.1:6443']).map(parseListen);
+    const listen = listens[0]!;
+    for (const l of listens.slice(1)) if (l.port !== listen.port) throw new CliError(`every --listen must use the same port (${listen.port}), got ${l.host}:${l.port}`);
     const store = (v.store as string | undefined) ?? 'sqlite';
     if (store !== 'sqlite' && store !== 'etcd') throw new CliError(`--store must be sqlite or etcd, got "${store}"`);
     const endpoints = (v['etcd-endpoints'] as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -92,6 +94,7 @@ export const serverCommand: Command = {
         dataDir: (v['data-dir'] as string | undefined) ?? DEFAULT_DATA_DIR,
         host: listen.host,
         port: listen.port,
+        extraHosts: listens.slice(1).map((l) => l.host),
         store,
         etcdEndpoints: endpoints,
         etcdPrefix: (v['etcd-prefix'] as string | undefined) ?? '/cairn',
