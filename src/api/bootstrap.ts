@@ -91,5 +91,7 @@ export async function bootstrapKubernetesService(api: ApiServer, advertise: { ip
     }
   };
   await upsert(epKind, endpoints);
-  await upsert(api.catalog.byPlural('discovery.k8s.io', 'v1', 'endpointslices')!, slice);
+  // A loopback address is not a valid EndpointSlice address (a server on 127.0.0.1 alone has no
+  // address pods could reach anyway): then there is no slice, as no proxy could use it.
+  if (!advertise.ip.startsWith('127.')) await upsert(api.catalog.byPlural('discovery.k8s.io', 'v1', 'endpointslices')!, slice);
 }

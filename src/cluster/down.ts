@@ -1,17 +1,19 @@
 /**
  * `cairn down`: stops a local cluster and removes what it put on the host, in an order that
- * frees each thing before its container: agents and server (SIGTERM, then SIGKILL), every
- * container (`runc delete --force` under each node's runc root) and leftover shim/runc processes,
- * mounts under the data dir (deepest first), the cluster's cgroup subtree in every hierarchy, the
- * root-namespace pod routes, and the lab's namespaces, links and nft tables. Every step runs even
- * when an earlier one failed (or there is nothing to do); the failures are reported together.
- * `purge` also deletes the data dir.
+ * frees each thing before its container: agents, the DNS server and the API server (SIGTERM,
+ * then SIGKILL), each node's Ingress nginx master, every container (`runc delete --force` under
+ * each node's runc root) and leftover shim/runc processes, mounts under the data dir (deepest
+ * first), the cluster's cgroup subtree in every hierarchy, the root-namespace pod routes, and the
+ * lab's namespaces, links and nft tables. Every step runs even when an earlier one failed (or
+ * there is nothing to do); the failures are reported together. `purge` also deletes the data dir.
  */
 import { CoreDumpCollector } from '../agent/crash/core-collector.js';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Runc } from '../agent/runtime/runc.js';
+import { Nginx } from '../ingress/nginx.js';
+import { ingressPaths } from '../ingress/paths.js';
 import { teardownCluster } from '../net/lab.js';
 import { removeCgroupTree } from './cgroup-tree.js';
 import { ClusterError } from './errors.js';
@@ -67,15 +69,26 @@ export async function clusterDown(opts: DownOptions): Promise<boolean> {
     return false;
   }
 
-  await step('stopping agents and server', async () => {
+  await step('stopping agents, DNS and server', async () => {
     const serverDir = join(dataDir, 'server');
     const isAgent = (args: string[]) => nodes.some((n) => isCairnProcess(args, 'agent', nodeDir(dataDir, n)));
+    const isDns = (args: string[]) => isCairnProcess(args, 'dns', join(dataDir, 'dns'));
     const isServer = (args: string[]) => isCairnProcess(args, 'server', serverDir);
-    // Agents first, all together; then the server, so no agent is left retrying against nothing.
-    for (const [what, is] of [['agent', isAgent], ['server', isServer]] as const) {
+    // Agents first, all together; then DNS and the server, so no client is left retrying against nothing.
+    for (const [what, is] of [['agent', isAgent], ['dns', isDns], ['server', isServer]] as const) {
       const pids = (await listProcesses()).filter((p) => is(p.args)).map((p) => p.pid);
       const still = async (pid: number) => is((await readArgs(pid)) ?? []);
       for (const pid of await stopProcesses(pids, still, 15_000)) progress(`stopped ${what} (pid ${pid})`);
+    }
+  });
+  await step('stopping the ingress nginx masters', async () => {
+    for (const n of nodes) {
+      const paths = ingressPaths(nodeDir(dataDir, n));
+      const nginx = new Nginx({ conf: paths.conf, pidFile: paths.pidFile, prefix: `${paths.dir}/` });
+      for (const pid of await nginx.masters()) {
+        await nginx.stop(pid);
+        progress(`stopped the ingress nginx of node ${n} (pid ${pid})`);
+      }
     }
   });
 

@@ -7,6 +7,7 @@
  *   DIR/logs/server.log       the API server's output; DIR/logs/node-N.log each agent's
  *   DIR/server/               `cairn server --data-dir` (store, PKI with the cluster CA)
  *   DIR/nodes/N/              node N's agent data dir, with its kubeconfig and pki/agent.{crt,key}
+ *   DIR/dns/                  `cairn dns --data-dir`: its kubeconfig; its output in DIR/logs/dns.log
  *
  * Node N (1-based) is the Node `node-N`, the network namespace `cairn-<name>-node-N` from the
  * lab (underlay address .(10+N)), its agent listens on 127.0.0.1:<agentBasePort+N> and its pods'
@@ -73,6 +74,16 @@ export class ClusterLayout {
   }
   get apiURL(): string {
     return `https://127.0.0.1:${this.spec.apiPort}`;
+  }
+  /** The cluster DNS server's dir (its kubeconfig) and log. */
+  get dnsDir(): string {
+    return join(this.dataDir, 'dns');
+  }
+  get dnsKubeconfig(): string {
+    return join(this.dnsDir, 'kubeconfig');
+  }
+  get dnsLog(): string {
+    return join(this.logsDir, 'dns.log');
   }
   /** The cgroup every node's pods live under. */
   get cgroupParent(): string {

@@ -1,8 +1,8 @@
 /**
- * The processes of a local cluster: `cairn server` and `cairn agent` started detached (own
- * session, output appended to a log file, surviving the `cairn up` that started them), found
- * again through /proc/PID/cmdline (never trusting a bare pid: pids are reused after a reboot),
- * and stopped with SIGTERM, then SIGKILL after a grace period.
+ * The processes of a local cluster: `cairn server`, `cairn dns` and `cairn agent` started
+ * detached (own session, output appended to a log file, surviving the `cairn up` that started
+ * them), found again through /proc/PID/cmdline (never trusting a bare pid: pids are reused after
+ * a reboot), and stopped with SIGTERM, then SIGKILL after a grace period.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 /** This checkout's `cairn` entry point: run with this Node. */
 const CAIRN_BIN = fileURLToPath(new URL('../../../bin/cairn.js', import.meta.url));
+
+/** What `cairn up` starts, each as `cairn <role> --data-dir <dir> ...`. */
+export type CairnRole = 'server' | 'dns' | 'agent';
 
 export interface ProcessInfo {
   pid: number;
@@ -57,18 +60,18 @@ export async function listProcesses(): Promise<ProcessInfo[]> {
  * Is this `cairn <role> --data-dir <dataDir> ...` (as spawnCairn starts it, from this or another
  * installation of cairn)?
  */
-export function isCairnProcess(args: string[], role: 'server' | 'agent', dataDir: string): boolean {
+export function isCairnProcess(args: string[], role: CairnRole, dataDir: string): boolean {
   const i = args.findIndex((a) => /(^|\/)cairn(\.js)?$/.test(a));
   return i >= 0 && args[i + 1] === role && args[i + 2] === '--data-dir' && args[i + 3] === dataDir;
 }
 
 /** The pids of every running `cairn <role> --data-dir <dataDir>` (normally one, or none). */
-export async function findCairn(role: 'server' | 'agent', dataDir: string): Promise<number[]> {
+export async function findCairn(role: CairnRole, dataDir: string): Promise<number[]> {
   return (await listProcesses()).filter((p) => isCairnProcess(p.args, role, dataDir)).map((p) => p.pid);
 }
 
 /** The pid, if it is alive and still the `cairn <role>` of that data dir. */
-export async function aliveCairn(pid: number | undefined, role: 'server' | 'agent', dataDir: string): Promise<boolean> {
+export async function aliveCairn(pid: number | undefined, role: CairnRole, dataDir: string): Promise<boolean> {
   if (!pid) return false;
   const args = await readArgs(pid);
   return !!args && isCairnProcess(args, role, dataDir);

@@ -11,6 +11,8 @@ import { ClusterError } from './errors.js';
 export interface ClusterState {
   spec: ClusterSpec;
   serverPid?: number;
+  /** The cluster DNS server (`cairn dns`). */
+  dnsPid?: number;
   /** Node index → agent pid. */
   agentPids: Record<string, number>;
 }

@@ -1,12 +1,14 @@
 /**
- * `cairn status`: the local cluster's components (the server's /readyz, each agent's /healthz,
- * their pids and whether those processes run) and its nodes (Ready, non-terminated pods against
- * allocatable pods, addresses), read through the admin kubeconfig.
+ * `cairn status`: the local cluster's components (the server's /readyz, the DNS server answering
+ * for the `kubernetes` Service, each agent's /healthz, their pids and whether those processes
+ * run) and its nodes (Ready, non-terminated pods against allocatable pods, addresses), read
+ * through the admin kubeconfig.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client, HttpsTransport } from '../client/index.js';
 import { conditionOf, isPodTerminal, NODES, nodeSpec, nodeStatus, PODS, podNodeName } from '../controllers/util/nodes.js';
+import { probeDns } from '../dns/probe.js';
 import { ClusterError } from './errors.js';
 import { checkHealth, type HealthResult } from './health.js';
 import { ClusterLayout } from './layout.js';
@@ -59,6 +61,14 @@ export async function clusterStatus(dataDirIn: string): Promise<ClusterStatus> {
     running: await aliveCairn(state.serverPid, 'server', layout.serverDir),
     endpoint: serverEndpoint,
     health: await checkHealth(serverEndpoint, tls),
+  });
+  const dnsAddress = { host: layout.lab.hostIP, port: 53 };
+  components.push({
+    name: 'dns',
+    pid: state.dnsPid,
+    running: await aliveCairn(state.dnsPid, 'dns', layout.dnsDir),
+    endpoint: `dns://${dnsAddress.host}:${dnsAddress.port}`,
+    health: await probeDns(dnsAddress),
   });
   for (const n of layout.indexes()) {
     const endpoint = `https://127.0.0.1:${layout.agentPort(n)}/healthz`;

@@ -2,8 +2,56 @@
  * The objects every `cairn up` cluster has beyond what the API server bootstraps itself, made
  * (or brought back) with the admin credentials once the nodes are Ready. Idempotent: an object
  * that exists is updated to the wanted spec, one a user deleted is made again on the next `up`.
+ *
+ * - kube-system/kube-dns: the cluster DNS Service at 10.96.0.10 (what kubeadm makes for
+ *   CoreDNS: no selector, ports dns 53/UDP, dns-tcp 53/TCP, metrics 9153/TCP) and its Endpoints
+ *   pointing at `cairn dns` on the host bridge address (the mirroring controller makes the slice).
+ * - IngressClass `cairn`: the default class, served by the Ingress controller in every agent.
  */
-import type { Client } from '../client/index.js';
+import type { Client, ResourceRef } from '../client/index.js';
+import { ENDPOINTS, SERVICES } from '../controllers/util/service-endpoints.js';
+import { INGRESS_CLASSES } from '../ingress/ingress-api.js';
+import { cairnIngressClass } from '../ingress/ingress-class.js';
+import type { KubeObject } from '../util/object.js';
 import type { ClusterLayout } from './layout.js';
 
-export async function ensureSystemObjects(_client: Client, _layout: ClusterLayout): Promise<void> {}
+/** The cluster DNS address every agent writes into pods' resolv.conf (the agent's --cluster-dns default). */
+export const CLUSTER_DNS_IP = '10.96.0.10';
+/** Where `cairn dns` serves /metrics: the kube-dns Service's metrics port. */
+export const DNS_METRICS_PORT = 9153;
+const FIELD_MANAGER = 'cairn-up';
+
+const DNS_PORTS = [
+  { name: 'dns', port: 53, protocol: 'UDP' },
+  { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+  { name: 'metrics', port: DNS_METRICS_PORT, protocol: 'TCP' },
+];
+
+/** Server-side apply: creates the object or brings the fields this manager owns back to `obj`. */
+async function apply(client: Client, ref: ResourceRef, obj: KubeObject): Promise<void> {
+  await client.resource(ref).patch(obj.metadata.name!, obj, 'apply', { namespace: obj.metadata.namespace, fieldManager: FIELD_MANAGER, force: true });
+}
+
+function kubeDnsService(): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+    spec: { type: 'ClusterIP', clusterIP: CLUSTER_DNS_IP, clusterIPs: [CLUSTER_DNS_IP], ports: DNS_PORTS.map((p) => ({ ...p, targetPort: p.port })) },
+  };
+}
+
+function kubeDnsEndpoints(layout: ClusterLayout): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+    subsets: [{ addresses: [{ ip: layout.lab.hostIP }], ports: DNS_PORTS }],
+  } as KubeObject;
+}
+
+export async function ensureSystemObjects(client: Client, layout: ClusterLayout): Promise<void> {
+  await apply(client, SERVICES, kubeDnsService());
+  await apply(client, ENDPOINTS, kubeDnsEndpoints(layout));
+  await apply(client, INGRESS_CLASSES, cairnIngressClass());
+}

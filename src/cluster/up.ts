@@ -1,7 +1,8 @@
 /**
- * `cairn up`: a whole cluster on this machine. The control plane is a detached `cairn server`;
- * each node is a lab network namespace (src/net/lab.ts) with a detached `cairn agent` in the root
- * namespace driving it (--node-netns). Idempotent: what runs is kept (pids checked against
+ * `cairn up`: a whole cluster on this machine. The control plane is a detached `cairn server`
+ * and the cluster DNS a detached `cairn dns` on the host bridge address (the kube-dns Service's
+ * endpoint); each node is a lab network namespace (src/net/lab.ts) with a detached `cairn agent`
+ * in the root namespace driving it (--node-netns). Idempotent: what runs is kept (pids checked against
  * /proc/PID/cmdline), what is missing — after a crash or a reboot — is made again from the same
  * data; the root-namespace routes to the pod networks are reconciled on every run.
  */
@@ -10,15 +11,16 @@ import { resolve } from 'node:path';
 import { Client, HttpsTransport } from '../client/index.js';
 import { conditionOf, NODES, nodeSpec } from '../controllers/util/nodes.js';
 import type { KubeObject } from '../util/object.js';
-import { ensureNodeCredentials, writeAdminKubeconfig } from './credentials.js';
+import { probeDns } from '../dns/probe.js';
+import { ensureDnsCredentials, ensureNodeCredentials, writeAdminKubeconfig } from './credentials.js';
 import { ClusterError } from './errors.js';
 import { checkHealth } from './health.js';
 import { reconcilePodRoutes } from './host-routes.js';
 import { ClusterLayout, type ClusterSpec, DEFAULT_SPEC } from './layout.js';
 import { checkNameFree, checkNetworksFree, requirePortFree, requireRoot } from './preflight.js';
-import { aliveCairn, findCairn, spawnCairn } from './processes.js';
+import { aliveCairn, type CairnRole, findCairn, spawnCairn } from './processes.js';
 import { type ClusterState, readState, writeState } from './state.js';
-import { ensureSystemObjects } from './system-objects.js';
+import { DNS_METRICS_PORT, ensureSystemObjects } from './system-objects.js';
 
 export interface UpOptions extends Partial<ClusterSpec> {
   dataDir: string;
@@ -32,6 +34,7 @@ export interface UpResult {
   /** Everything was already running: nothing was started. */
   alreadyRunning: boolean;
   serverPid: number;
+  dnsPid: number;
   agentPids: Record<string, number>;
 }
 
@@ -76,7 +79,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   await checkNetworksFree(layout);
   await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
   // The state goes down before anything is made, so `cairn down` can always find what to remove.
-  const state: ClusterState = { spec, serverPid: prior?.serverPid, agentPids: { ...prior?.agentPids } };
+  const state: ClusterState = { spec, serverPid: prior?.serverPid, dnsPid: prior?.dnsPid, agentPids: { ...prior?.agentPids } };
   await writeState(dataDir, state);
   progress(`cluster "${spec.name}" in ${dataDir} (${spec.nodes} nodes)`);
 
@@ -112,6 +115,21 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   await writeAdminKubeconfig(layout);
   progress(`server: ready at ${layout.apiURL}`);
 
+  const dnsPid = await running(state.dnsPid, 'dns', layout.dnsDir);
+  if (dnsPid) {
+    state.dnsPid = dnsPid;
+    progress(`dns: running (pid ${dnsPid})`);
+  } else {
+    await ensureDnsCredentials(layout);
+    state.dnsPid = spawnCairn(
+      ['dns', '--data-dir', layout.dnsDir, '--kubeconfig', layout.dnsKubeconfig, '--listen', `${lab.hostIP}:53`, '--metrics', `${lab.hostIP}:${DNS_METRICS_PORT}`],
+      layout.dnsLog,
+    );
+    startedSomething = true;
+    await writeState(dataDir, state);
+    progress(`dns: starting (pid ${state.dnsPid}), log ${layout.dnsLog}`);
+  }
+
   /** When each agent started in this run was started: its node counts as Ready only once it has posted since. */
   const startedAt = new Map<number, number>();
   for (const n of layout.indexes()) {
@@ -143,11 +161,13 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   } finally {
     transport.close();
   }
-  return { layout, alreadyRunning: !startedSomething, serverPid: state.serverPid!, agentPids: { ...state.agentPids } };
+  await waitForDns(layout, state.dnsPid!, timeoutMs);
+  progress(`dns: ready at ${lab.hostIP}:53 (the kube-dns Service)`);
+  return { layout, alreadyRunning: !startedSomething, serverPid: state.serverPid!, dnsPid: state.dnsPid!, agentPids: { ...state.agentPids } };
 }
 
 /** The pid of the running `cairn <role>` of that dir: the recorded one if it still is, else any found in /proc. */
-async function running(pid: number | undefined, role: 'server' | 'agent', dir: string): Promise<number | undefined> {
+async function running(pid: number | undefined, role: CairnRole, dir: string): Promise<number | undefined> {
   if (await aliveCairn(pid, role, dir)) return pid;
   return (await findCairn(role, dir))[0];
 }
@@ -189,6 +209,18 @@ async function waitForServer(layout: ClusterLayout, pid: number, timeoutMs: numb
       last = (e as Error).message;
     }
     if (Date.now() > deadline) throw new ClusterError(`the API server did not become ready in ${timeoutMs / 1000} s (${last}); see ${layout.serverLog}`);
+    await sleep(250);
+  }
+}
+
+/** Until `cairn dns` answers for the cluster (its caches synced); fails early when it exits. */
+async function waitForDns(layout: ClusterLayout, pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await aliveCairn(pid, 'dns', layout.dnsDir))) throw new ClusterError(`the DNS server exited; see ${layout.dnsLog}:\n${await logTail(layout.dnsLog)}`);
+    const health = await probeDns({ host: layout.lab.hostIP, port: 53 });
+    if (health.ok) return;
+    if (Date.now() > deadline) throw new ClusterError(`the DNS server did not answer in ${timeoutMs / 1000} s (${health.detail}); see ${layout.dnsLog}`);
     await sleep(250);
   }
 }

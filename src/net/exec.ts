@@ -2,6 +2,19 @@
 // output. Shared by the ip and nft wrappers; they turn failures into their own typed errors.
 import { spawn } from 'node:child_process';
 
+/** An external tool failed: what ran, what it said, how it exited. Each wrapper subclasses it. */
+export class ToolError extends Error {
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly stderr: string,
+    readonly code: number | null,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 export interface ToolResult {
   stdout: string;
   stderr: string;

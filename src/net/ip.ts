@@ -2,22 +2,12 @@
 // turned into typed errors. An `Ip` handle addresses one network namespace — the root namespace
 // (`Ip.root`) or a named one (`Ip.ns('cairn-x-node-1')`, which runs `ip -n NAME ...`) — so code
 // that programs a node works the same whether the node is the host or a namespace on it.
-import { runTool } from './exec.js';
+import { runTool, ToolError } from './exec.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-export class IpError extends Error {
-  constructor(
-    message: string,
-    readonly argv: readonly string[],
-    readonly stderr: string,
-    readonly code: number | null,
-  ) {
-    super(message);
-    this.name = 'IpError';
-  }
-}
+export class IpError extends ToolError {}
 /** The object to create already exists ("File exists"). */
 export class ExistsError extends IpError {
   override name = 'ExistsError';

@@ -6,19 +6,19 @@
 // Rules are written with the `rule` template tag: the literal parts are code, every interpolated
 // value must be an NftValue made by a validating constructor in `nv` — a raw string is refused,
 // so nothing from the API reaches the ruleset text unchecked.
-import { runTool } from './exec.js';
+import { runTool, ToolError } from './exec.js';
 import { checkIfName, checkIpv4, checkMac, checkNetnsName, parseCidr } from './ip.js';
 
-export class NftError extends Error {
+export class NftError extends ToolError {
   constructor(
     message: string,
-    readonly argv: readonly string[],
-    readonly stderr: string,
-    readonly code: number | null,
+    argv: readonly string[],
+    stderr: string,
+    code: number | null,
+    /** The transaction that failed, if any. */
     readonly script?: string,
   ) {
-    super(message);
-    this.name = 'NftError';
+    super(message, argv, stderr, code);
   }
 }
 export class NftNotFoundError extends NftError {
@@ -115,6 +115,12 @@ export const nv = {
     for (const i of items) if (!isValue(i)) throw new NftInvalidError('anonymous set items must be NftValues');
     return val(`{ ${items.map((i) => i.text).join(', ')} }`);
   },
+  /** An anonymous map: { k1 : v1, k2 : v2 } (e.g. the verdicts of `numgen random mod N vmap`). */
+  anonMap: (entries: [NftValue, NftValue][]) => {
+    if (!entries.length) throw new NftInvalidError('empty anonymous map');
+    for (const [k, v] of entries) if (!isValue(k) || !isValue(v)) throw new NftInvalidError('anonymous map entries must be NftValues');
+    return val(`{ ${entries.map(([k, v]) => `${k.text} : ${v.text}`).join(', ')} }`);
+  },
 };
 
 export interface NftRule {
@@ -163,6 +169,8 @@ export interface SetSpec {
   /** e.g. 'ipv4_addr', 'inet_service', 'ipv4_addr . inet_proto . inet_service'. */
   type: string;
   flags?: ('interval' | 'timeout' | 'constant' | 'dynamic')[];
+  /** Default element timeout in seconds (with the 'timeout' flag). */
+  timeout?: number;
 }
 export interface MapSpec extends SetSpec {
   /** The value type, or 'verdict'. */
@@ -194,6 +202,8 @@ export interface NftSetInfo {
   /** Present for maps: the value type. */
   map?: string;
   flags: string[];
+  /** Default element timeout in seconds, if the set has one. */
+  timeout?: number;
   elem: unknown[];
 }
 export interface NftTableState {
@@ -272,7 +282,9 @@ export class NftScript {
       return f;
     });
     const type = valueType === undefined ? s.type : `${s.type} : ${valueType}`;
-    return `add ${kind} ${this.t} ${name} { type ${type};${flags.length ? ` flags ${flags.join(', ')};` : ''} }`;
+    if (s.timeout !== undefined && (!Number.isInteger(s.timeout) || s.timeout < 1 || s.timeout > 0xffffffff)) throw new NftInvalidError(`invalid set timeout ${s.timeout}`);
+    const timeout = s.timeout !== undefined ? ` timeout ${s.timeout}s;` : '';
+    return `add ${kind} ${this.t} ${name} { type ${type};${flags.length ? ` flags ${flags.join(', ')};` : ''}${timeout} }`;
   }
   addSet(s: SetSpec): this {
     this.lines.push(this.setDecl('set', s));
@@ -296,8 +308,10 @@ export class NftScript {
     if (elements.length) this.lines.push(`add element ${this.t} ${checkNftName(name)} { ${elements.map(elemText).join(', ')} }`);
     return this;
   }
-  addMapElements(name: string, entries: [NftValue | NftValue[], NftValue][]): this {
-    if (entries.length) this.lines.push(`add element ${this.t} ${checkNftName(name)} { ${entries.map(([k, v]) => `${elemText(k)} : ${elemText(v)}`).join(', ')} }`);
+  /** Map entries are [key, value] or [key, value, comment] (the comment shows in listings). */
+  addMapElements(name: string, entries: [NftValue | NftValue[], NftValue, string?][]): this {
+    const entry = ([k, v, c]: [NftValue | NftValue[], NftValue, string?]) => `${elemText(k)}${c !== undefined ? ` comment ${nv.str(c).text}` : ''} : ${elemText(v)}`;
+    if (entries.length) this.lines.push(`add element ${this.t} ${checkNftName(name)} { ${entries.map(entry).join(', ')} }`);
     return this;
   }
   deleteElements(name: string, keys: (NftValue | NftValue[])[]): this {
@@ -338,13 +352,13 @@ export class Nft {
     this.table = checkTableName(opts.table ?? 'cairn');
   }
 
-  /** Runs `nft ARGS...` in this namespace. */
-  async run(args: readonly string[], input?: string): Promise<string> {
+  /** Runs `nft ARGS...` in this namespace (killed after timeoutMs, default runTool's). */
+  async run(args: readonly string[], input?: string, timeoutMs?: number): Promise<string> {
     const [cmd, full] = this.netns === undefined ? ['nft', [...args]] : ['ip', ['netns', 'exec', this.netns, 'nft', ...args]];
     const argv = [cmd, ...full];
     let r;
     try {
-      r = await runTool(cmd, full, { input });
+      r = await runTool(cmd, full, { input, timeoutMs });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NftError(`${cmd} is not installed`, argv, '', null, input);
       throw e;
@@ -365,9 +379,28 @@ export class Nft {
   }
 
   /** Applies a transaction atomically (`nft -f -`): all of it or none of it. */
-  async apply(s: NftScript): Promise<void> {
+  async apply(s: NftScript, opts: { timeoutMs?: number } = {}): Promise<void> {
     if (!s.lines.length) return;
-    await this.run(['-f', '-'], s.text());
+    await this.run(['-f', '-'], s.text(), opts.timeoutMs);
+  }
+
+  /**
+   * The chains of this wrapper's table, without their rules: `list chains` is cheap where a
+   * full `list table` of a large table (tens of thousands of rules) takes seconds.
+   */
+  async listChains(): Promise<NftChainInfo[]> {
+    const out = await this.run(['-j', 'list', 'chains', this.family]);
+    return items(out)
+      .filter((i) => 'chain' in i && (i['chain'] as { table?: string }).table === this.table)
+      .map((i) => i['chain'] as NftChainInfo);
+  }
+
+  /** The named sets (not maps) of this wrapper's table, without their elements. */
+  async listSets(): Promise<NftSetInfo[]> {
+    const out = await this.run(['-j', '-t', 'list', 'sets', this.family]);
+    return items(out)
+      .filter((i) => 'set' in i && (i['set'] as { table?: string }).table === this.table)
+      .map((i) => setInfo(i['set'] as RawSet));
   }
 
   /** Every table in this namespace (all families). */
@@ -394,9 +427,7 @@ export class Nft {
         const r = i['rule'] as { chain: string; handle: number; comment?: string; expr?: unknown[] };
         st.rules.push({ chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr ?? [] });
       } else if ('set' in i || 'map' in i) {
-        const s = (i['set'] ?? i['map']) as { name: string; type: string | string[]; map?: string; flags?: string[]; elem?: unknown[] };
-        const info: NftSetInfo = { name: s.name, type: s.type, map: s.map, flags: s.flags ?? [], elem: s.elem ?? [] };
-        ('map' in i ? st.maps : st.sets).push(info);
+        ('map' in i ? st.maps : st.sets).push(setInfo((i['set'] ?? i['map']) as RawSet));
       }
     }
     return st;
@@ -441,6 +472,18 @@ export class Nft {
   async syncMap(map: MapSpec, entries: [NftValue | NftValue[], NftValue][]): Promise<void> {
     await this.apply(this.script().addTable().addMap(map).flushSet(map.name, 'map').addMapElements(map.name, entries));
   }
+}
+
+interface RawSet {
+  name: string;
+  type: string | string[];
+  map?: string;
+  flags?: string[];
+  timeout?: number;
+  elem?: unknown[];
+}
+function setInfo(s: RawSet): NftSetInfo {
+  return { name: s.name, type: s.type, map: s.map, flags: s.flags ?? [], ...(s.timeout !== undefined ? { timeout: s.timeout } : {}), elem: s.elem ?? [] };
 }
 
 function items(out: string): Record<string, unknown>[] {

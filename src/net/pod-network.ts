@@ -113,6 +113,10 @@ export class PodNetwork {
         createdVeth = true;
       }
       await this.node.setLink(hostVeth, { master: this.bridge, up: true });
+      // Hairpin (the CNI bridge plugin's hairpinMode): a pod reaching itself through a Service is
+      // DNATed to its own address, and br_netfilter bridges such a frame straight back out of
+      // the port it came in on — which a bridge port refuses unless hairpin is on.
+      await this.node.bridge(['link', 'set', 'dev', hostVeth, 'hairpin', 'on']);
       await pod.setLink(POD_IFNAME, { mtu, up: true });
       const want = `${ip}/${ipam.prefixLength}`;
       for (const a of await pod.ipv4Addrs(POD_IFNAME)) if (a !== want) await pod.delAddr(POD_IFNAME, a);

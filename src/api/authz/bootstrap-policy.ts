@@ -15,6 +15,8 @@ import { covers } from './rules.js';
 import type { UserInfo } from '../types.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
+/** The user (client certificate CN) of the cluster DNS server, and its ClusterRole and binding. */
+export const CAIRN_DNS_USER = 'system:cairn-dns';
 const AUTOUPDATE = 'rbac.authorization.kubernetes.io/autoupdate';
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
@@ -129,6 +131,12 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       rule(['patch', 'update'], ['networking.k8s.io'], ['ingresses/status']),
     ],
   },
+  // The cluster DNS server (`cairn dns`): what CoreDNS's system:coredns role grants for the
+  // kubernetes plugin without `pods verified`.
+  {
+    name: CAIRN_DNS_USER,
+    rules: [rule(['list', 'watch'], [''], ['services', 'namespaces']), rule(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices'])],
+  },
 ];
 
 interface BindingSpec {
@@ -153,6 +161,7 @@ export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: BindingSpec[] = [
   // Upstream binds system:node to no one since 1.8 (the Node authorizer grants it); without that
   // authorizer Cairn binds it to the nodes' group, the pre-1.8 default.
   { name: 'system:node', role: 'system:node', subjects: [{ kind: 'Group', name: 'system:nodes' }] },
+  { name: CAIRN_DNS_USER, role: CAIRN_DNS_USER, subjects: [{ kind: 'User', name: CAIRN_DNS_USER }] },
 ];
 
 const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };

@@ -11,24 +11,24 @@ import type { KindDefinition } from '../types.js';
 import { cidrContains, parseCIDR } from './cidr.js';
 import { isValidPortName } from './names.js';
 
-interface NetworkPolicyPort {
+export interface NetworkPolicyPort {
   protocol?: string;
   port?: number | string;
   endPort?: number;
 }
-interface IPBlock {
+export interface IPBlock {
   cidr?: string;
   except?: string[];
 }
-interface Peer {
+export interface NetworkPolicyPeer {
   podSelector?: LabelSelector;
   namespaceSelector?: LabelSelector;
   ipBlock?: IPBlock;
 }
-interface NetworkPolicySpec {
+export interface NetworkPolicySpec {
   podSelector?: LabelSelector;
-  ingress?: { ports?: NetworkPolicyPort[]; from?: Peer[] }[];
-  egress?: { ports?: NetworkPolicyPort[]; to?: Peer[] }[];
+  ingress?: { ports?: NetworkPolicyPort[]; from?: NetworkPolicyPeer[] }[];
+  egress?: { ports?: NetworkPolicyPort[]; to?: NetworkPolicyPeer[] }[];
   policyTypes?: string[];
 }
 
@@ -69,7 +69,7 @@ function validateIPBlock(b: IPBlock, path: FieldPath): FieldError[] {
   return errs;
 }
 
-function validatePeer(p: Peer, path: FieldPath): FieldError[] {
+function validatePeer(p: NetworkPolicyPeer, path: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
   let peers = 0;
   if (p.podSelector) {
