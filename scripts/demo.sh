@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's main command: all set-up, then `cairn up` (a control plane and three nodes on
 # this machine, each node a network namespace with its own agent), then the example web app
-# (examples/web.yaml): three busybox httpd pods spread over the nodes and a client pod that
-# fetches each page across the pod network. The cluster keeps running afterwards; `cairn down`
-# (see the end) removes it.
+# (examples/web.yaml): three busybox httpd pods spread over the nodes, a LoadBalancer Service and
+# an Ingress in front of them, and a client pod. The client fetches each page across the pod
+# network and through the Service by its DNS name; the host reaches the app by NodePort, by its
+# LoadBalancer address and through the Ingress; `cairn trace` shows the path of one packet. The
+# cluster keeps running afterwards; `cairn down` (see the end) removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -35,6 +37,32 @@ while read -r name ip node; do
 done < <(kubectl -n web get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\n"}{end}')
 [ "$fetched" -gt 0 ] || { echo "demo: no web pod to fetch" >&2; exit 1; }
 
+echo
+echo "== the client pod reaches the Service by name (cluster DNS at 10.96.0.10, then the Service's ClusterIP)"
+kubectl -n web exec client -- nslookup web.web.svc.cluster.local
+for _ in 1 2 3; do kubectl -n web exec client -- timeout 10 wget -qO- http://web/; done
+
+node_ip=$(kubectl get node node-1 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+lb_ip=""
+for _ in $(seq 1 60); do
+  lb_ip=$(kubectl -n web get service web -o jsonpath='{.status.loadBalancer.ingress[0].ip}')
+  [ -n "$lb_ip" ] && break
+  sleep 1
+done
+[ -n "$lb_ip" ] || { echo "demo: the web Service got no LoadBalancer address" >&2; exit 1; }
+echo
+echo "== from this host: NodePort $node_ip:30080, LoadBalancer $lb_ip:80, Ingress web.example on $node_ip:80"
+curl -fsS --max-time 10 "http://$node_ip:30080/"
+curl -fsS --max-time 10 "http://$lb_ip/"
+for _ in $(seq 1 30); do
+  curl -fsS --max-time 10 -H 'Host: web.example' "http://$node_ip/" && break
+  sleep 1
+done
+
+echo
+echo "== the life of a packet from the client pod to the Service, read from the kernel"
+node bin/cairn.js trace pod/client svc/web:80 -n web --data-dir "$data_dir"
+
 cat <<MSG
 
 Cairn is running: a control plane and $nodes nodes, with the example app in namespace "web".
@@ -44,6 +72,9 @@ Cairn is running: a control plane and $nodes nodes, with the example app in name
   kubectl -n web get pods -o wide
   kubectl -n web logs deploy/web
   kubectl -n web exec -it client -- sh
+  curl http://$lb_ip/                              (the LoadBalancer address)
+  curl -H 'Host: web.example' http://$node_ip/     (the Ingress, on every node)
+  node bin/cairn.js trace pod/client svc/web:80 -n web --data-dir $data_dir
   node bin/cairn.js status --data-dir $data_dir
 
 Stop and remove it all with: node bin/cairn.js down --data-dir $data_dir --purge
