@@ -529,6 +529,59 @@ describe('methods and media types', () => {
   });
 });
 
+describe('networking objects', () => {
+  const SVC = `/api/v1/namespaces/${NS}/services`;
+  const causes = (s: { details?: { causes?: { field?: string }[] } }) => (s.details?.causes ?? []).map((c) => c.field);
+
+  it('a Service with a port out of range, duplicate port names or a clusterIP outside the range is refused with field paths', async () => {
+    const port = assertStatus(
+      await client.request({ method: 'POST', path: SVC, body: { metadata: { name: 'bad-port' }, spec: { selector: { a: 'b' }, ports: [{ port: 65536 }] } } }),
+      422,
+      'Invalid',
+    );
+    assert.ok(causes(port).includes('spec.ports[0].port'), JSON.stringify(port.details));
+    const dup = assertStatus(
+      await client.request({
+        method: 'POST',
+        path: SVC,
+        body: { metadata: { name: 'dup-names' }, spec: { selector: { a: 'b' }, ports: [{ name: 'http', port: 80 }, { name: 'http', port: 81 }] } },
+      }),
+      422,
+      'Invalid',
+    );
+    assert.ok(causes(dup).includes('spec.ports[1].name'), JSON.stringify(dup.details));
+    assertStatus(
+      await client.request({ method: 'POST', path: SVC, body: { metadata: { name: 'far-ip' }, spec: { clusterIP: '192.168.7.7', ports: [{ port: 80 }] } } }),
+      422,
+      'Invalid',
+      /not in the valid range/,
+    );
+  });
+
+  it('a NetworkPolicy with an invalid CIDR and an Ingress without a backend are refused with field paths', async () => {
+    const np = assertStatus(
+      await client.request({
+        method: 'POST',
+        path: `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`,
+        body: { metadata: { name: 'bad-cidr' }, spec: { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.300/8' } }] }] } },
+      }),
+      422,
+      'Invalid',
+    );
+    assert.ok(causes(np).includes('spec.ingress[0].from[0].ipBlock.cidr'), JSON.stringify(np.details));
+    const ing = assertStatus(
+      await client.request({
+        method: 'POST',
+        path: `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`,
+        body: { metadata: { name: 'no-backend' }, spec: { rules: [{ host: 'a.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: {} }] } }] } },
+      }),
+      422,
+      'Invalid',
+    );
+    assert.ok(causes(ing).some((f) => f?.startsWith('spec.rules[0].http.paths[0].backend')), JSON.stringify(ing.details));
+  });
+});
+
 describe('afterwards', () => {
   it('the server is healthy and nothing bad was stored', async () => {
     assert.equal((await client.request({ path: '/healthz' })).text, 'ok');
@@ -536,5 +589,7 @@ describe('afterwards', () => {
     const list = await client.request({ path: CM });
     const names = list.json.items.map((i: any) => i.metadata.name);
     for (const bad of ['too-big', 'deep', 'just-under', 'wrong-av', 'wrong-kind', 'anon', 'ct', 'Bad_Name']) assert.ok(!names.includes(bad), bad);
+    const services = (await client.request({ path: `/api/v1/namespaces/${NS}/services` })).json.items.map((i: any) => i.metadata.name);
+    assert.deepEqual(services, []);
   });
 });
