@@ -6,6 +6,7 @@
  * Stopping the agent leaves containers running (as the kubelet does): the next agent over the
  * same data dir re-adopts them.
  */
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { Client, HttpsTransport, loadKubeconfig, type Logger, SharedInformerFactory } from '../client/index.js';
 import { EventRecorder } from '../controllers/events.js';
@@ -35,6 +36,7 @@ import type { ProbeTarget } from './probes/probe.js';
 import { RuncRuntime } from './runtime/container-runtime.js';
 import { AgentServer } from './server/agent-server.js';
 import { VolumeManager } from './volumes/volume-manager.js';
+import { NodeStorage } from '../storage/node-storage.js';
 import { BRIDGE } from '../net/overlay.js';
 import { ServiceProxy } from '../proxy/service-proxy.js';
 import { NetworkPolicyEnforcer } from '../netpol/policy-enforcer.js';
@@ -56,6 +58,8 @@ const SECRETS = { group: '', version: 'v1', plural: 'secrets', namespaced: true,
 
 export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<RunningAgent> {
   const ac = new AbortController();
+  // Every informer's sync wait listens on it.
+  setMaxListeners(0, ac.signal);
   const conn = loadKubeconfig(cfg.kubeconfig);
   if (!conn.ca) throw new Error(`kubeconfig ${cfg.kubeconfig} has no certificate-authority: the agent needs the cluster CA to check the API server's clients`);
   const client = new Client(new HttpsTransport(conn));
@@ -78,6 +82,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     logger,
   });
   let manager: PodManager | undefined;
+  let storage: NodeStorage | undefined;
   const server = new AgentServer({
     host: cfg.listenHost,
     port: cfg.listenPort,
@@ -88,6 +93,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
       dialPod: (pod, port) => manager!.dialPod(pod, port),
     },
     runtime,
+    metrics: async () => (await storage?.metrics()) ?? '',
     logger,
   });
   const { port } = await server.start();
@@ -95,7 +101,18 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
 
   const nodeIp = cfg.nodeNetns ? Ip.ns(cfg.nodeNetns) : Ip.root;
   const podCidr = await nodeStatus.waitForPodCIDR(ac.signal);
-  const nodeNet = new NodeNetwork({ node: nodeIp, nodeName: cfg.nodeName, podCidr, clusterCidr: cfg.clusterCIDR, underlayIP: cfg.internalIP, underlayDev: cfg.underlayDev, nodes, logger });
+  const nodeNet = new NodeNetwork({
+    node: nodeIp,
+    nodeName: cfg.nodeName,
+    podCidr,
+    clusterCidr: cfg.clusterCIDR,
+    underlayIP: cfg.vtepIP ?? cfg.internalIP,
+    underlayDev: cfg.underlayDev,
+    mode: cfg.overlay,
+    mtu: cfg.podMtu,
+    nodes,
+    logger,
+  });
   const { annotations, mtu } = await nodeNet.setup();
   await nodeStatus.setAnnotations(annotations);
 
@@ -130,8 +147,10 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     },
   });
   const puller = new ImagePuller(images, objects, event);
+  storage = new NodeStorage({ client, informers, recorder, logger, nodeName: cfg.nodeName, dataDir: cfg.dataDir, podsDir: records.podsDir });
   const volumes = new VolumeManager({
     podsDir: records.podsDir,
+    plugins: [storage.volumePlugin],
     source: objects,
     tokens: {
       request: async (ns, sa, o) => {
@@ -244,7 +263,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     gateway: nodeNet.overlay.gateway,
     dataDir: cfg.dataDir,
   };
-  const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx)];
+  const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx), storage];
 
   informers.start();
   await informers.waitForSync(ac.signal);

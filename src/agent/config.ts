@@ -1,3 +1,5 @@
+import type { OverlayMode } from '../net/overlay.js';
+
 /**
  * What one node agent is told at start: `cairn agent` parses its flags into this, `cairn up`
  * writes the flags for each of its nodes, and `startAgent(config)` runs from it alone.
@@ -23,6 +25,15 @@ export interface AgentConfig {
   cgroupRoot: string;
   /** The pod network, of which this node's podCIDR is a /24 (the overlay routes the rest). */
   clusterCIDR: string;
+  /**
+   * How pods reach other nodes' pods: `vxlan`, the agent programs every remote node's VTEP; or
+   * `evpn`, FRR running on the node does it from EVPN routes (`cairn up --fabric`).
+   */
+  overlay: OverlayMode;
+  /** The VXLAN source address when it is not the InternalIP (the node's VTEP on a fabric). */
+  vtepIP?: string;
+  /** The pod MTU when not the underlay device's minus the VXLAN overhead. */
+  podMtu?: number;
   clusterDNS: string[];
   clusterDomain: string;
   maxPods: number;

@@ -3,10 +3,14 @@
  * VTEP (annotations `cairn.io/vtep-mac` and `cairn.io/public-ip`, as flannel's
  * `flannel.alpha.coreos.com/backend-data` / `public-ip`), and a node informer keeps the
  * neighbour, FDB and route entries to every other node's pod /24 in step with the Node objects.
+ *
+ * In the `evpn` mode (`cairn up --fabric`) FRR on the node does the neighbour and FDB part from
+ * EVPN routes; the node publishes only its VTEP address (`cairn.io/public-ip`) and keeps one
+ * route per other node's podCIDR.
  */
 import type { Informer, Logger } from '../client/index.js';
 import type { KubeObject } from '../util/object.js';
-import { Overlay, type RemoteNode } from '../net/overlay.js';
+import { EvpnOverlay, Overlay, type OverlayMode, type RemoteNode, type RemotePodNetwork } from '../net/overlay.js';
 import type { Ip } from '../net/ip.js';
 
 export const VTEP_MAC_ANNOTATION = 'cairn.io/vtep-mac';
@@ -17,8 +21,13 @@ export interface NodeNetworkOptions {
   nodeName: string;
   podCidr: string;
   clusterCidr: string;
+  /** The VXLAN source address: the InternalIP, or the node's VTEP on a fabric. */
   underlayIP: string;
   underlayDev: string;
+  /** Default `vxlan`. */
+  mode?: OverlayMode;
+  /** Pod MTU, when not the underlay device's minus the VXLAN overhead. */
+  mtu?: number;
   nodes: Informer<KubeObject>;
   logger: Logger;
 }
@@ -29,13 +38,17 @@ export class NodeNetwork {
   private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: NodeNetworkOptions) {
-    this.overlay = new Overlay({ node: o.node, podCidr: o.podCidr, clusterCidr: o.clusterCidr, underlayIP: o.underlayIP, underlayDev: o.underlayDev });
+    const cfg = { node: o.node, podCidr: o.podCidr, clusterCidr: o.clusterCidr, underlayIP: o.underlayIP, underlayDev: o.underlayDev, mtu: o.mtu };
+    this.overlay = o.mode === 'evpn' ? new EvpnOverlay(cfg) : new Overlay(cfg);
   }
 
   /** Sets up the bridge, VXLAN device and masquerade; returns the annotations to publish and the pod MTU. */
   async setup(): Promise<{ annotations: Record<string, string>; mtu: number }> {
     const r = await this.overlay.setup();
-    return { annotations: { [VTEP_MAC_ANNOTATION]: r.vtepMAC, [PUBLIC_IP_ANNOTATION]: this.o.underlayIP }, mtu: r.mtu };
+    // With EVPN no peer needs the VTEP MAC: zebra learns every MAC behind the VTEP from BGP.
+    const annotations: Record<string, string> = { [PUBLIC_IP_ANNOTATION]: this.o.underlayIP };
+    if (!(this.overlay instanceof EvpnOverlay)) annotations[VTEP_MAC_ANNOTATION] = r.vtepMAC;
+    return { annotations, mtu: r.mtu };
   }
 
   /** Follows the Node objects; a full reconcile on every change and every 30 s. */
@@ -58,11 +71,22 @@ export class NodeNetwork {
     this.pending = this.pending.then(async () => {
       this.scheduled = false;
       try {
-        await this.overlay.reconcile(this.remotes());
+        if (this.overlay instanceof EvpnOverlay) await this.overlay.reconcile(this.remotePodNetworks());
+        else await this.overlay.reconcile(this.remotes());
       } catch (e) {
         this.o.logger({ level: 'error', msg: 'overlay reconcile failed', error: (e as Error).message });
       }
     });
+  }
+
+  private remotePodNetworks(): RemotePodNetwork[] {
+    return this.o.nodes.store
+      .list()
+      .filter((n) => n.metadata.name !== this.o.nodeName)
+      .flatMap((n) => {
+        const podCidr = (n.spec as { podCIDR?: string } | undefined)?.podCIDR;
+        return podCidr ? [{ name: n.metadata.name, podCidr }] : [];
+      });
   }
 
   private remotes(): RemoteNode[] {

@@ -36,6 +36,8 @@ import { AccessControl } from './authz/access.js';
 import { bootstrapRbac } from './authz/bootstrap-policy.js';
 import { rbacEscalationAdmission } from './authz/escalation.js';
 import { serviceAccountAdmission } from './admission/service-account.js';
+import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
+import { pvcResizeAdmission } from './admission/pvc-resize.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
@@ -135,7 +137,12 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       ],
       virtual: reviewResources(authz),
       access: new AccessControl(authz),
-      admission: [rbacEscalationAdmission(() => authz), serviceAccountAdmission({ registry: () => api.registry, catalog: () => api.catalog })],
+      admission: [
+        rbacEscalationAdmission(() => authz),
+        serviceAccountAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
+        defaultStorageClassAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
+        pvcResizeAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
+      ],
       logger: log,
     });
     const rewritten = await store.rewriteStale();

@@ -3,13 +3,14 @@
  * frees each thing before its container: agents, the DNS server and the API server (SIGTERM,
  * then SIGKILL), each node's Ingress nginx master, every container (`runc delete --force` under
  * each node's runc root) and leftover shim/runc processes, mounts under the data dir (deepest
- * first), the cluster's cgroup subtree in every hierarchy, the root-namespace pod routes, and the
- * lab's namespaces, links and nft tables. Every step runs even when an earlier one failed (or
- * there is nothing to do); the failures are reported together. `purge` also deletes the data dir.
+ * first), the cluster's cgroup subtree in every hierarchy, the root-namespace pod routes, on a
+ * fabric FRR's daemons, and the lab's namespaces, links and nft tables. Every step runs even
+ * when an earlier one failed (or there is nothing to do); the failures are reported together.
+ * `purge` also deletes the data dir.
  */
 import { CoreDumpCollector } from '../agent/crash/core-collector.js';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, realpath, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Runc } from '../agent/runtime/runc.js';
 import { Nginx } from '../ingress/nginx.js';
@@ -17,9 +18,11 @@ import { ingressPaths } from '../ingress/paths.js';
 import { teardownCluster } from '../net/lab.js';
 import { removeCgroupTree } from './cgroup-tree.js';
 import { ClusterError } from './errors.js';
+import { stopFabric } from './fabric-underlay.js';
 import { removePodRoutes } from './host-routes.js';
 import { ClusterLayout, nodeDir } from './layout.js';
 import { unmountAllUnder } from './mounts.js';
+import { detachLoopDevicesUnder } from '../storage/losetup.js';
 import { requireRoot } from './preflight.js';
 import { isCairnProcess, listProcesses, readArgs, stopProcesses } from './processes.js';
 import { readState, writeState } from './state.js';
@@ -115,6 +118,10 @@ export async function clusterDown(opts: DownOptions): Promise<boolean> {
   await step('unmounting', async () => {
     for (const m of await unmountAllUnder(dataDir)) progress(`unmounted ${m}`);
   });
+  await step('detaching loop devices', async () => {
+    // Local volumes the agents left attached (their images live under the data dir).
+    for (const d of await detachLoopDevicesUnder(await realpath(dataDir).catch(() => dataDir))) progress(`detached ${d}`);
+  });
 
   if (state) {
     const layout = new ClusterLayout(dataDir, state.spec);
@@ -125,6 +132,12 @@ export async function clusterDown(opts: DownOptions): Promise<boolean> {
     await step('removing routes', async () => {
       for (const r of await removePodRoutes(layout.lab.bridge)) progress(`removed route to ${r}`);
     });
+    if (state.spec.fabric) {
+      await step('stopping FRR', async () => {
+        const stopped = await stopFabric(layout, [...new Set([...nodes, ...layout.indexes()])]);
+        if (stopped.length) progress(`stopped FRR daemons (pids ${stopped.join(', ')})`);
+      });
+    }
     await step('removing the network', async () => {
       const report = await teardownCluster(state.spec.name);
       if (report.netns.length) progress(`removed namespaces ${report.netns.join(', ')}`);

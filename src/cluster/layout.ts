@@ -8,10 +8,16 @@
  *   DIR/server/               `cairn server --data-dir` (store, PKI with the cluster CA)
  *   DIR/nodes/N/              node N's agent data dir, with its kubeconfig and pki/agent.{crt,key}
  *   DIR/dns/                  `cairn dns --data-dir`: its kubeconfig; its output in DIR/logs/dns.log
+ *   DIR/fabric.yaml           with `--fabric FILE`: the copy of FILE the cluster is built on
  *
  * Node N (1-based) is the Node `node-N`, the network namespace `cairn-<name>-node-N` from the
  * lab (underlay address .(10+N)), its agent listens on 127.0.0.1:<agentBasePort+N> and its pods'
  * cgroups live under /cairn-<name>/node-N.
+ *
+ * On a fabric, the cables between the node namespaces meet in `cairn-<name>-wire`, and node N's
+ * FRR daemons keep their runtime files (pid files, sockets, logs, frr.conf) in
+ * /run/cairn/clusters/<name>/node-N/frr: under /run, since they do not outlive a reboot, and
+ * outside DIR, which is root's alone while the daemons run as the `frr` user.
  */
 import { join } from 'node:path';
 import { Lab } from '../net/lab.js';
@@ -24,7 +30,12 @@ export interface ClusterSpec {
   agentBasePort: number;
   underlayCidr: string;
   clusterCidr: string;
+  /** `--fabric FILE` (absolute): the nodes are built on this topology, kept as DIR/fabric.yaml. */
+  fabric?: string;
 }
+
+/** Where clusters on a fabric keep their daemons' runtime directories. */
+export const CLUSTERS_RUN_DIR = '/run/cairn/clusters';
 
 export const DEFAULT_SPEC: ClusterSpec = {
   name: 'local',
@@ -85,6 +96,21 @@ export class ClusterLayout {
   get dnsLog(): string {
     return join(this.logsDir, 'dns.log');
   }
+  /** The copy of the topology a cluster on a fabric is built on. */
+  get fabricFile(): string {
+    return fabricFile(this.dataDir);
+  }
+  /** The namespace where the fabric's cables meet (see src/fabric/lab/plumbing.ts). */
+  get wireNetns(): string {
+    return `${this.lab.prefix}wire`;
+  }
+  /** The cluster's runtime files outside the data dir (FRR's). */
+  get runDir(): string {
+    return join(CLUSTERS_RUN_DIR, this.spec.name);
+  }
+  frrDir(n: number): string {
+    return join(this.runDir, this.nodeName(n), 'frr');
+  }
   /** The cgroup every node's pods live under. */
   get cgroupParent(): string {
     return `/cairn-${this.spec.name}`;
@@ -121,4 +147,5 @@ export class ClusterLayout {
 
 export const stateFile = (dataDir: string) => join(dataDir, 'cluster.json');
 export const nodeDir = (dataDir: string, n: number) => join(dataDir, 'nodes', String(n));
+export const fabricFile = (dataDir: string) => join(dataDir, 'fabric.yaml');
 

@@ -7,12 +7,17 @@
  *   CoreDNS: no selector, ports dns 53/UDP, dns-tcp 53/TCP, metrics 9153/TCP) and its Endpoints
  *   pointing at `cairn dns` on the host bridge address (the mirroring controller makes the slice).
  * - IngressClass `cairn`: the default class, served by the Ingress controller in every agent.
+ * - StorageClass `local`: the default class, `cairn.io/local` volumes on the nodes' disks
+ *   (WaitForFirstConsumer, expandable), and the CSIDriver of its driver with storageCapacity, so
+ *   the scheduler places claims by the capacity each node's agent publishes.
  */
 import type { Client, ResourceRef } from '../client/index.js';
 import { ENDPOINTS, SERVICES } from '../controllers/util/service-endpoints.js';
 import { INGRESS_CLASSES } from '../ingress/ingress-api.js';
 import { cairnIngressClass } from '../ingress/ingress-class.js';
 import type { KubeObject } from '../util/object.js';
+import { CSI_DRIVERS, STORAGE_CLASSES } from '../storage/api.js';
+import { DEFAULT_LOCAL_CLASS, LOCAL_DRIVER_NAME, LOCAL_PROVISIONER } from '../storage/names.js';
 import type { ClusterLayout } from './layout.js';
 
 /** The cluster DNS address every agent writes into pods' resolv.conf (the agent's --cluster-dns default). */
@@ -50,8 +55,31 @@ function kubeDnsEndpoints(layout: ClusterLayout): KubeObject {
   } as KubeObject;
 }
 
+function localStorageClass(): KubeObject {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: DEFAULT_LOCAL_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    provisioner: LOCAL_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+    allowVolumeExpansion: true,
+  } as KubeObject;
+}
+
+function localCsiDriver(): KubeObject {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'CSIDriver',
+    metadata: { name: LOCAL_DRIVER_NAME },
+    spec: { attachRequired: false, podInfoOnMount: false, storageCapacity: true, fsGroupPolicy: 'ReadWriteOnceWithFSType', volumeLifecycleModes: ['Persistent'] },
+  };
+}
+
 export async function ensureSystemObjects(client: Client, layout: ClusterLayout): Promise<void> {
   await apply(client, SERVICES, kubeDnsService());
   await apply(client, ENDPOINTS, kubeDnsEndpoints(layout));
   await apply(client, INGRESS_CLASSES, cairnIngressClass());
+  await apply(client, CSI_DRIVERS, localCsiDriver());
+  await apply(client, STORAGE_CLASSES, localStorageClass());
 }

@@ -5,14 +5,22 @@
  * in the root namespace driving it (--node-netns). Idempotent: what runs is kept (pids checked against
  * /proc/PID/cmdline), what is missing — after a crash or a reboot — is made again from the same
  * data; the root-namespace routes to the pod networks are reconciled on every run.
+ *
+ * With `fabric` (`cairn up --fabric FILE`) the nodes are also cabled to each other as the
+ * topology says and run FRR (fabric-underlay.ts), and the agents run the `evpn` overlay on
+ * their VTEPs; the management link to the host bridge stays for the API server, DNS and the host.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client, HttpsTransport } from '../client/index.js';
 import { conditionOf, NODES, nodeSpec } from '../controllers/util/nodes.js';
 import type { KubeObject } from '../util/object.js';
 import { probeDns } from '../dns/probe.js';
 import { ensureDnsCredentials, ensureNodeCredentials, writeAdminKubeconfig } from './credentials.js';
+import { checkFrrInstalled } from '../fabric/lab/frr.js';
+import { LabError } from '../fabric/lab/errors.js';
+import { type ClusterFabric, resolveFabric } from './fabric.js';
+import { ensureFabric, waitForEvpn } from './fabric-underlay.js';
 import { ClusterError } from './errors.js';
 import { checkHealth } from './health.js';
 import { reconcilePodRoutes } from './host-routes.js';
@@ -42,7 +50,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The spec: what the data dir's cluster has, with any option given on the command line that must agree. */
 export function resolveSpec(prior: ClusterSpec | undefined, opts: Partial<ClusterSpec>, dataDir: string): ClusterSpec {
-  const flags: Record<keyof ClusterSpec, string> = {
+  // The fabric is resolved apart (resolveFabric): its file may move while its content may not change.
+  const flags: Record<Exclude<keyof ClusterSpec, 'fabric'>, string> = {
     name: '--name',
     nodes: '--nodes',
     apiPort: '--api-port',
@@ -51,7 +60,7 @@ export function resolveSpec(prior: ClusterSpec | undefined, opts: Partial<Cluste
     clusterCidr: '--cluster-cidr',
   };
   const spec = { ...(prior ?? DEFAULT_SPEC) };
-  for (const k of Object.keys(flags) as (keyof ClusterSpec)[]) {
+  for (const k of Object.keys(flags) as (keyof typeof flags)[]) {
     const v = opts[k];
     if (v === undefined) continue;
     if (prior && prior[k] !== v)
@@ -72,20 +81,27 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   requireRoot('cairn up');
   const dataDir = resolve(opts.dataDir);
   const prior = await readState(dataDir);
-  const spec = resolveSpec(prior?.spec, opts, dataDir);
+  const fabric = await resolveFabric(dataDir, prior?.spec, opts.fabric);
+  // A new cluster on a fabric has a node on every fabric node unless told otherwise (and then refused).
+  const spec = resolveSpec(prior?.spec, { ...opts, nodes: opts.nodes ?? (prior ? undefined : fabric?.topology.nodes.length) }, dataDir);
+  if (!prior && fabric) spec.fabric = opts.fabric;
+  fabric?.check(spec);
   const layout = new ClusterLayout(dataDir, spec);
   const { lab } = layout;
+  if (fabric) await asClusterError(checkFrrInstalled());
   if (!prior) await checkNameFree(layout);
   await checkNetworksFree(layout);
   await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
+  if (!prior && fabric) await copyFile(fabric.source, layout.fabricFile);
   // The state goes down before anything is made, so `cairn down` can always find what to remove.
   const state: ClusterState = { spec, serverPid: prior?.serverPid, dnsPid: prior?.dnsPid, agentPids: { ...prior?.agentPids } };
   await writeState(dataDir, state);
-  progress(`cluster "${spec.name}" in ${dataDir} (${spec.nodes} nodes)`);
+  progress(`cluster "${spec.name}" in ${dataDir} (${spec.nodes} nodes${spec.fabric ? ` on the fabric ${spec.fabric}` : ''})`);
 
   await lab.up();
   for (const n of layout.indexes()) await lab.addNode(n);
   progress(`network: bridge ${lab.bridge} ${lab.hostIP}/24, node namespaces ${lab.nodeNetns(1)}..${spec.nodes}`);
+  if (fabric) await asClusterError(ensureFabric(layout, fabric, progress));
 
   let startedSomething = false;
   const serverPid = await running(state.serverPid, 'server', layout.serverDir);
@@ -144,7 +160,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
     await mkdir(layout.nodeDir(n), { recursive: true, mode: 0o700 });
     await ensureNodeCredentials(layout, n);
     startedAt.set(n, Date.now());
-    state.agentPids[n] = spawnCairn(agentArgs(layout, n), layout.nodeLog(n));
+    state.agentPids[n] = spawnCairn(agentArgs(layout, n, fabric), layout.nodeLog(n));
     startedSomething = true;
     await writeState(dataDir, state);
     progress(`${name}: agent starting (pid ${state.agentPids[n]}), log ${layout.nodeLog(n)}`);
@@ -161,6 +177,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   } finally {
     transport.close();
   }
+  if (fabric) await waitForEvpn(layout, fabric, timeoutMs, progress);
   await waitForDns(layout, state.dnsPid!, timeoutMs);
   progress(`dns: ready at ${lab.hostIP}:53 (the kube-dns Service)`);
   return { layout, alreadyRunning: !startedSomething, serverPid: state.serverPid!, dnsPid: state.dnsPid!, agentPids: { ...state.agentPids } };
@@ -172,8 +189,13 @@ async function running(pid: number | undefined, role: CairnRole, dir: string): P
   return (await findCairn(role, dir))[0];
 }
 
-function agentArgs(layout: ClusterLayout, n: number): string[] {
+function agentArgs(layout: ClusterLayout, n: number, fabric: ClusterFabric | undefined): string[] {
   const { lab, spec } = layout;
+  // On a fabric the pod network's VXLAN starts at the node's VTEP and FRR fills its FDB; the
+  // InternalIP stays the management address, where the host, NodePorts and LoadBalancers are.
+  const onFabric = fabric
+    ? ['--overlay', 'evpn', '--vtep-ip', fabric.vtepIP(n), '--pod-mtu', String(fabric.podMtu), '--node-labels', `${FABRIC_NODE_LABEL}=${fabric.node(n).name}`]
+    : [];
   return [
     'agent',
     '--data-dir', layout.nodeDir(n),
@@ -190,7 +212,21 @@ function agentArgs(layout: ClusterLayout, n: number): string[] {
     '--cluster-cidr', spec.clusterCidr,
     // Per node, so one agent's garbage collection never touches another node's pods.
     '--pod-netns-prefix', `${lab.podNetnsPrefix}${n}-`,
+    ...onFabric,
   ];
+}
+
+/** The fabric node a cluster node runs on (the topology's name for it). */
+export const FABRIC_NODE_LABEL = 'cairn.io/fabric-node';
+
+/** The fabric lab's errors (FRR missing or not starting, an interfaces file it cannot apply) as one CLI line. */
+async function asClusterError<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof LabError) throw new ClusterError(e.message);
+    throw e;
+  }
 }
 
 /** Until /readyz answers ok with the admin certificate the server made; fails early when the server exits. */

@@ -28,11 +28,13 @@ import { endpointSliceController, endpointSliceMirroringController } from './end
 import { serviceLBController } from './service-lb.js';
 import { resourceQuotaController } from './resourcequota.js';
 import { pvBinderController } from './pv-binder.js';
+import { pvcProtectionController } from './pvc-protection.js';
+import { pvProtectionController } from './pv-protection.js';
 import { clusterRoleAggregationController } from './clusterrole-aggregation.js';
 import { rootCaPublisherController } from './root-ca-publisher.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, clusterRoleAggregationController, rootCaPublisherController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

@@ -19,60 +19,36 @@
  * reclaimPolicy Retain keeps it Released, Delete removes it (through its provisioner when it was
  * provisioned) or marks it Failed when nothing can delete it.
  */
-import { finalStateOf, isAlreadyExists, isConflict, isNotFound, type ResourceRef, WorkQueue, runController } from '../client/index.js';
-import { labelSelectorAsSelector, type LabelSelector } from '../kinds/label-selector.js';
+import { finalStateOf, isAlreadyExists, isConflict, isNotFound, WorkQueue, runController } from '../client/index.js';
+import { labelSelectorAsSelector } from '../kinds/label-selector.js';
 import { milli } from '../kinds/core/quota-usage.js';
+import {
+  ANN_BETA_STORAGE_PROVISIONER,
+  ANN_BIND_COMPLETED,
+  ANN_BOUND_BY_CONTROLLER,
+  ANN_PROVISIONED_BY,
+  ANN_SELECTED_NODE,
+  ANN_STORAGE_PROVISIONER,
+  type ClaimRef,
+  claimClass,
+  claimKeyOf,
+  NO_PROVISIONER,
+  phaseOf,
+  PVCS,
+  type PVCSpec,
+  pvcSpec,
+  PVS,
+  type PVSpec,
+  pvSpec,
+  STORAGE_CLASSES,
+  volumeClass,
+} from '../storage/api.js';
 import { type KubeObject } from '../util/object.js';
 import type { ControllerSpec } from './context.js';
 import { NODES, PODS } from './util/nodes.js';
-import { type NodeSelectorTerm, nodeSelectorTermMatchesNode } from './util/node-fit.js';
-import { NO_PROVISIONER, volumeProvisioner } from './volume-provisioner.js';
+import { nodeSelectorTermMatchesNode } from './util/node-fit.js';
+import { volumeProvisioner } from './volume-provisioner.js';
 
-export const PVS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' };
-export const PVCS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' };
-export const STORAGE_CLASSES: ResourceRef = { group: 'storage.k8s.io', version: 'v1', plural: 'storageclasses', namespaced: false, kind: 'StorageClass' };
-
-export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
-export const ANN_BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller';
-export const ANN_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
-export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
-export const ANN_STORAGE_PROVISIONER = 'volume.kubernetes.io/storage-provisioner';
-export const ANN_BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-provisioner';
-export const ANN_BETA_STORAGE_CLASS = 'volume.beta.kubernetes.io/storage-class';
-
-interface ClaimRef {
-  kind?: string;
-  apiVersion?: string;
-  namespace?: string;
-  name?: string;
-  uid?: string;
-  resourceVersion?: string;
-}
-interface PVSpec {
-  capacity?: Record<string, unknown>;
-  accessModes?: string[];
-  volumeMode?: string;
-  storageClassName?: string;
-  claimRef?: ClaimRef | null;
-  persistentVolumeReclaimPolicy?: string;
-  nodeAffinity?: { required?: { nodeSelectorTerms?: NodeSelectorTerm[] } };
-  mountOptions?: string[];
-}
-interface PVCSpec {
-  accessModes?: string[];
-  volumeMode?: string;
-  storageClassName?: string | null;
-  volumeName?: string;
-  selector?: LabelSelector;
-  resources?: { requests?: Record<string, unknown> };
-}
-
-const pvSpec = (pv: KubeObject) => (pv.spec ?? {}) as PVSpec;
-const pvcSpec = (c: KubeObject) => (c.spec ?? {}) as PVCSpec;
-const phaseOf = (o: KubeObject) => (o.status as { phase?: string } | undefined)?.phase;
-const claimClass = (c: KubeObject) => c.metadata.annotations?.[ANN_BETA_STORAGE_CLASS] ?? pvcSpec(c).storageClassName ?? '';
-const volumeClass = (pv: KubeObject) => pv.metadata.annotations?.[ANN_BETA_STORAGE_CLASS] ?? pvSpec(pv).storageClassName ?? '';
-const claimKeyOf = (c: KubeObject) => `${c.metadata.namespace}/${c.metadata.name}`;
 const refKey = (r: ClaimRef) => `${r.namespace}/${r.name}`;
 
 /** The volume's claimRef names this claim (IsVolumeBoundToClaim): same name and namespace, and UID when set. */
@@ -209,7 +185,10 @@ export const pvBinderController: ControllerSpec = {
         claim = await pvcs.update(next);
       }
       const st = (claim.status ?? {}) as { phase?: string; capacity?: unknown; accessModes?: unknown };
-      const want = { phase: 'Bound', capacity: pvSpec(vol).capacity, accessModes: pvSpec(vol).accessModes };
+      // Capacity only as the claim becomes Bound: later a larger PV means a filesystem resize is
+      // still pending on the node, which sets the claim's capacity itself (upstream updateClaimStatus).
+      const capacity = st.phase === 'Bound' ? st.capacity : pvSpec(vol).capacity;
+      const want = { phase: 'Bound', capacity, accessModes: pvSpec(vol).accessModes };
       if (st.phase !== want.phase || JSON.stringify(st.capacity) !== JSON.stringify(want.capacity) || JSON.stringify(st.accessModes) !== JSON.stringify(want.accessModes)) {
         await pvcs.updateStatus({ ...claim, status: { ...(claim.status as object), ...want } });
       }
@@ -319,7 +298,8 @@ export const pvBinderController: ControllerSpec = {
 
     const syncVolume = async (name: string): Promise<void> => {
       const pv = pvInf.store.get(name);
-      if (!pv || pv.metadata.deletionTimestamp) return;
+      if (!pv) return;
+      // A volume being deleted (held by pv-protection) still goes Released when its claim goes.
       const ref = pvSpec(pv).claimRef;
       if (!ref) {
         if (phaseOf(pv) !== 'Available') await setPhase(pv, 'Available');

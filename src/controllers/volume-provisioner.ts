@@ -8,7 +8,9 @@
  * before removing the PersistentVolume object.
  *
  * Claims whose class names a provisioner nobody registered stay Pending with upstream's
- * ExternalProvisioning event: an external provisioner may still create the volume.
+ * ExternalProvisioning event: an external provisioner may still create the volume — as Cairn's
+ * own `cairn.io/local` does from each node's agent (src/storage/provisioner.ts), since its
+ * volumes are made on the node's disk.
  */
 import type { KubeObject } from '../util/object.js';
 
@@ -22,7 +24,7 @@ export interface ProvisionRequest {
 }
 
 export interface VolumeProvisioner {
-  /** The StorageClass provisioner it serves, e.g. `cairn.io/local-path`. */
+  /** The StorageClass provisioner it serves. */
   readonly name: string;
   /**
    * Creates the backing storage and returns the PersistentVolume spec for it: at least
@@ -50,5 +52,3 @@ export function volumeProvisioner(name: string): VolumeProvisioner | undefined {
   return provisioners.get(name);
 }
 
-/** StorageClasses with this provisioner never provision (static local volumes). */
-export const NO_PROVISIONER = 'kubernetes.io/no-provisioner';

@@ -9,6 +9,13 @@
 //     cluster CIDR, flannel's four rules;
 //   - net.ipv4.ip_forward=1 in the node's namespace.
 // The node is an `Ip` handle: the root namespace on a real host, a node namespace in `cairn up`.
+//
+// EvpnOverlay (mode `evpn`, `cairn up --fabric`) stretches one L2 segment over the nodes
+// instead: cairn.1 is a port of cairn0 (no address, bridge learning off), and FRR's zebra on the
+// node, with `advertise-all-vni`, advertises the node's VTEP (type-3) and the MACs on cairn0 —
+// pods and the gateway (type-2, `advertise-default-gw`) — and installs the other nodes' MACs in
+// the FDB and their gateways in cairn0's neighbour table. The agent writes only one route per
+// remote node: `<remote /24> via <remote .1> dev cairn0 onlink`.
 import { createHash } from 'node:crypto';
 import { Ip, cidrContains, intToIpv4, parseCidr, checkIpv4, checkMac, checkIfName, type Cidr } from './ip.js';
 import { Nft, nv, rule, withComment, type NftRule } from './nft.js';
@@ -17,6 +24,9 @@ export const BRIDGE = 'cairn0';
 export const VXLAN_DEV = 'cairn.1';
 export const VXLAN_VNI = 1;
 export const VXLAN_PORT = 4789;
+/** How remote pods are reached: the agent programs each remote VTEP (`vxlan`), or EVPN does (`evpn`). */
+export type OverlayMode = 'vxlan' | 'evpn';
+export const OVERLAY_MODES: readonly OverlayMode[] = ['vxlan', 'evpn'];
 /** IPv4 VXLAN encapsulation overhead: outer IP 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
 export const MASQ_CHAIN = 'pod-masquerade';
@@ -33,16 +43,22 @@ export interface OverlayConfig {
   underlayDev: string;
   /** Underlay MTU; read from underlayDev when omitted. */
   underlayMtu?: number;
+  /** The pod MTU, when not the underlay's minus the VXLAN overhead (a fabric's overlay MTU). */
+  mtu?: number;
   /** VTEP MAC; by default derived from the underlay address (stable across restarts). */
   vtepMAC?: string;
   /** Masquerade pod traffic leaving the cluster CIDR (default true). */
   masquerade?: boolean;
 }
 
-export interface RemoteNode {
+/** A remote node's pod network: all EvpnOverlay needs (FRR finds its VTEP and MACs). */
+export interface RemotePodNetwork {
   /** For messages only. */
   name?: string;
   podCidr: string;
+}
+
+export interface RemoteNode extends RemotePodNetwork {
   underlayIP: string;
   vtepMAC: string;
 }
@@ -92,6 +108,7 @@ export class Overlay {
 
   /** The MTU for pods, cairn0 and cairn.1: the underlay's minus the VXLAN overhead. */
   async mtu(): Promise<number> {
+    if (this.cfg.mtu !== undefined) return this.cfg.mtu;
     if (this.underlayMtu === undefined) {
       const l = await this.node.link(this.cfg.underlayDev);
       if (!l) throw new Error(`underlay device ${this.cfg.underlayDev} not found in ${this.node}`);
@@ -108,7 +125,19 @@ export class Overlay {
     await n.sysctl('net.ipv4.ip_forward', 1);
     await n.ensureBridge(BRIDGE, { mtu, address: this.bridgeMAC });
     await this.ensureOnlyAddr(BRIDGE, `${this.gateway}/${this.podCidr.prefix}`);
-    await n.ensureVxlan(VXLAN_DEV, {
+    await this.setupVxlan(mtu);
+    const nft = this.nft();
+    if (this.cfg.masquerade !== false) {
+      await nft.syncChain({ name: MASQ_CHAIN, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, this.masqueradeRules());
+    } else {
+      await nft.removeChain(MASQ_CHAIN);
+    }
+    return { mtu, vtepMAC: this.vtepMAC, gateway: this.gateway };
+  }
+
+  /** The VXLAN device: standalone, holding the pod network's .0/32, tied to the underlay device. */
+  protected async setupVxlan(mtu: number): Promise<void> {
+    await this.node.ensureVxlan(VXLAN_DEV, {
       vni: VXLAN_VNI,
       local: this.cfg.underlayIP,
       dev: this.cfg.underlayDev,
@@ -118,13 +147,6 @@ export class Overlay {
       address: this.vtepMAC,
     });
     await this.ensureOnlyAddr(VXLAN_DEV, `${this.vtepIP}/32`);
-    const nft = this.nft();
-    if (this.cfg.masquerade !== false) {
-      await nft.syncChain({ name: MASQ_CHAIN, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, this.masqueradeRules());
-    } else {
-      await nft.removeChain(MASQ_CHAIN);
-    }
-    return { mtu, vtepMAC: this.vtepMAC, gateway: this.gateway };
   }
 
   /** This node as its peers see it. */
@@ -225,5 +247,59 @@ export class Overlay {
   private async ensureOnlyAddr(dev: string, addr: string): Promise<void> {
     for (const a of await this.node.ipv4Addrs(dev)) if (a !== addr) await this.node.delAddr(dev, a);
     await this.node.ensureAddr(dev, addr);
+  }
+}
+
+/**
+ * The `evpn` overlay: cairn.1 bridged into cairn0, its FDB and the remote gateways' neighbour
+ * entries left to FRR (zebra), routes to the remote pod networks from the agent.
+ */
+export class EvpnOverlay extends Overlay {
+  /**
+   * cairn.1 as a port of cairn0, with no underlay device: the VTEP is reached over whichever
+   * fabric link the routing table picks, and that changes when a link fails.
+   */
+  protected override async setupVxlan(mtu: number): Promise<void> {
+    const n = this.node;
+    // A standalone cairn.1 (the node ran the `vxlan` overlay before) goes, with its address and
+    // the routes, neighbours and FDB entries the agent wrote on it.
+    if ((await n.link(VXLAN_DEV))?.master !== BRIDGE) await n.removeLink(VXLAN_DEV);
+    await n.ensureVxlan(VXLAN_DEV, { vni: VXLAN_VNI, local: this.cfg.underlayIP, dstport: VXLAN_PORT, learning: false, mtu, address: this.vtepMAC });
+    await n.setLink(VXLAN_DEV, { master: BRIDGE, up: true });
+    // The bridge must not learn remote MACs from the wire: zebra installs them (extern_learn)
+    // from the type-2 routes, and floods to the type-3 VTEPs what it does not know.
+    await n.ip(['link', 'set', 'dev', VXLAN_DEV, 'type', 'bridge_slave', 'learning', 'off']);
+    // Traffic to a remote /24 enters and leaves through cairn0: without this the node would
+    // answer each first packet with an ICMP redirect to the remote gateway, which the pods
+    // cannot use (it is off their subnet). A device's setting counts only with `all` off too.
+    await n.sysctl('net.ipv4.conf.all.send_redirects', 0);
+    await n.sysctl(`net.ipv4.conf.${BRIDGE}.send_redirects`, 0);
+  }
+
+  /**
+   * Makes the routes on cairn0 to the remote pod networks match `remotes` exactly: each
+   * `<remote /24> via <its gateway .1> onlink`, whose neighbour entry zebra installs from the
+   * remote node's advertise-default-gw route (or ARP finds over the flood list).
+   */
+  override async reconcile(remotes: readonly RemotePodNetwork[]): Promise<ReconcileResult> {
+    const n = this.node;
+    const want = new Map<string, string>();
+    for (const r of remotes) {
+      const c = parseCidr(r.podCidr, true);
+      if (c.network === this.podCidr.network) continue;
+      want.set(`${c.network}/${c.prefix}`, intToIpv4(c.base + 1));
+    }
+    const result: ReconcileResult = { programmed: [], removedRoutes: [], removedNeighs: [], removedFdb: [] };
+    const routes = (await n.routes({ dev: BRIDGE })).filter((r) => r.gateway);
+    for (const [dst, gw] of want) {
+      if (routes.some((r) => r.dst === dst && r.gateway === gw && r.flags.includes('onlink'))) continue;
+      await n.replaceRoute({ dst, via: gw, dev: BRIDGE, onlink: true });
+      result.programmed.push(dst);
+    }
+    for (const r of routes) {
+      if (want.has(r.dst)) continue;
+      if (await n.removeRoute({ dst: r.dst, dev: BRIDGE, via: r.gateway })) result.removedRoutes.push(r.dst);
+    }
+    return result;
   }
 }

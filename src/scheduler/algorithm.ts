@@ -2,7 +2,8 @@
  * One scheduling decision, as upstream's default profile: PreFilter work once per pod (pod
  * affinity and topology spread counts), Filter plugins per node in upstream's order —
  * NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit,
- * PodTopologySpread, InterPodAffinity — until enough feasible nodes are found
+ * VolumeRestrictions and VolumeBinding (volume-binding.ts), PodTopologySpread, InterPodAffinity —
+ * until enough feasible nodes are found
  * (percentageOfNodesToScore), then Score plugins with upstream's default weights:
  * NodeResourcesFit (least allocated) 1, NodeResourcesBalancedAllocation 1, NodeAffinity
  * (preferred) 2, InterPodAffinity (preferred) 2, PodTopologySpread (ScheduleAnyway constraints,
@@ -15,6 +16,8 @@ import { TAINT_NOT_READY, TAINT_UNSCHEDULABLE, toleratesTaint, tolerates } from 
 import type { NodeInfo, SchedulerCache } from './cache.js';
 import { nodeSelectorTermMatches } from '../controllers/util/node-fit.js';
 import { type AffinityTerm, matchesNodeSelectorAndAffinity, type PodInfo, type SpreadConstraint, termMatches } from './pod-info.js';
+import { type PodVolumes, VolumeBinding } from './volume-binding.js';
+import type { KubeObject } from '../util/object.js';
 
 export const REASON = {
   unschedulable: 'node(s) were unschedulable',
@@ -36,12 +39,15 @@ export interface NodeFailure {
   unresolvable: boolean;
 }
 
-export type Decision = { node: string } | { failures: Map<string, NodeFailure>; numNodes: number };
+/** A node (and the pod's claims to bind there), or why none fits; a PreFilter refusal says so in `preFilterMsg`. */
+export type Decision = { node: string; delayedClaims?: KubeObject[] } | { failures: Map<string, NodeFailure>; numNodes: number; preFilterMsg?: string };
 
 export interface AlgorithmOptions {
   /** 0 → adaptive, as upstream. */
   percentageOfNodesToScore?: number;
   nsLabels: (ns: string) => Record<string, string> | undefined;
+  /** The volume plugins (absent: pods' claims are not considered). */
+  volumes?: VolumeBinding;
 }
 
 const MIN_FEASIBLE_NODES_TO_FIND = 100;
@@ -65,6 +71,7 @@ interface CycleState {
   /** DoNotSchedule / ScheduleAnyway constraints: per constraint domain → count, eligible domain set, min */
   spread?: { c: SpreadConstraint; counts: Map<string, number>; min: number; selfMatch: number }[];
   preferredAffinity?: { term: AffinityTerm; sign: number; counts: Map<string, number> }[];
+  volumes?: PodVolumes;
 }
 
 export class Algorithm {
@@ -80,6 +87,15 @@ export class Algorithm {
     const n = nodes.length;
     if (n === 0) return { failures: new Map(), numNodes: 0 };
     const state = this.preFilter(pi, nodes);
+    if (this.opts.volumes && VolumeBinding.hasClaims(pi.pod)) {
+      const v = this.opts.volumes.preFilter(pi);
+      if ('unresolvable' in v) {
+        // upstream: a PreFilter refusal stands for every node.
+        const failures = new Map(nodes.map((ni) => [ni.name, { reasons: [v.unresolvable], unresolvable: true }]));
+        return { failures, numNodes: n, preFilterMsg: v.unresolvable };
+      }
+      state.volumes = v.volumes;
+    }
     const want = numFeasibleNodesToFind(n, this.opts.percentageOfNodesToScore);
     const feasible: NodeInfo[] = [];
     const failures = new Map<string, NodeFailure>();
@@ -92,8 +108,9 @@ export class Algorithm {
     }
     this.nextStart = (this.nextStart + processed) % n;
     if (!feasible.length) return { failures, numNodes: n };
-    if (feasible.length === 1) return { node: feasible[0].name };
-    return { node: this.pickBest(pi, feasible, state) };
+    const delayedClaims = state.volumes?.delayed.length ? state.volumes.delayed : undefined;
+    if (feasible.length === 1) return { node: feasible[0].name, delayedClaims };
+    return { node: this.pickBest(pi, feasible, state), delayedClaims };
   }
 
   // ---- PreFilter ----
@@ -192,6 +209,11 @@ export class Algorithm {
     if (r.ephemeral > 0 && r.ephemeral > a.ephemeral - ni.requested.ephemeral) reasons.push('Insufficient ephemeral-storage');
     for (const [k, v] of Object.entries(r.scalar ?? {})) if (v > 0 && v > (a.scalar[k] ?? 0) - (ni.requested.scalar[k] ?? 0)) reasons.push(`Insufficient ${k}`);
     if (reasons.length) return { reasons, unresolvable: false };
+    // VolumeRestrictions, VolumeBinding
+    if (state.volumes) {
+      const f = this.opts.volumes!.filter(state.volumes, ni);
+      if (f) return f;
+    }
     // PodTopologySpread (DoNotSchedule)
     for (const s of state.spread ?? []) {
       if (s.c.whenUnsatisfiable !== 'DoNotSchedule') continue;
@@ -325,8 +347,8 @@ export function findBlockingTaint(pi: PodInfo, ni: NodeInfo): Taint | undefined 
   return undefined;
 }
 
-/** Upstream's FitError message with the DefaultPreemption post-filter message. */
-export function fitErrorMessage(numNodes: number, failures: Map<string, NodeFailure>, preemptionPolicy?: string): string {
+/** Upstream's FitError message with the DefaultPreemption post-filter message (a PreFilter refusal is told once, not per node). */
+export function fitErrorMessage(numNodes: number, failures: Map<string, NodeFailure>, preemptionPolicy?: string, preFilterMsg?: string): string {
   if (numNodes === 0) return 'no nodes available to schedule pods';
   const hist = (entries: string[]) => {
     const m = new Map<string, number>();
@@ -334,7 +356,7 @@ export function fitErrorMessage(numNodes: number, failures: Map<string, NodeFail
     return [...m].map(([k, v]) => `${v} ${k}`).sort();
   };
   const all = [...failures.values()];
-  let msg = `0/${numNodes} nodes are available: ${hist(all.flatMap((f) => f.reasons)).join(', ')}.`;
+  let msg = `0/${numNodes} nodes are available: ${preFilterMsg ?? hist(all.flatMap((f) => f.reasons)).join(', ')}.`;
   if (preemptionPolicy === 'Never') msg += ' preemption: not eligible due to preemptionPolicy=Never.';
   else
     msg += ` preemption: 0/${numNodes} nodes are available: ${hist(all.map((f) => (f.unresolvable ? 'Preemption is not helpful for scheduling' : 'No preemption victims found for incoming pod'))).join(', ')}.`;

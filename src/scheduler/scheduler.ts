@@ -8,6 +8,7 @@
  * removed) — then they return after a per-pod backoff (1 s doubling to 10 s) — or a minute has
  * passed. Runs under the controller manager's leader election.
  */
+import { setMaxListeners } from 'node:events';
 import { finalStateOf, type Informer, isConflict, isNotFound, type RunningController } from '../client/index.js';
 import { ControllerMetrics, WorkQueueMetrics } from '../client/metrics.js';
 import type { ControllerContext, ControllerSpec } from '../controllers/context.js';
@@ -17,6 +18,8 @@ import type { KubeObject } from '../util/object.js';
 import { Algorithm, fitErrorMessage } from './algorithm.js';
 import { SchedulerCache } from './cache.js';
 import { podInfoOf } from './pod-info.js';
+import { VolumeBinding, type VolumeInformers } from './volume-binding.js';
+import { CSI_DRIVERS, CSI_STORAGE_CAPACITIES, PVCS, PVS, type StorageClass, STORAGE_CLASSES } from '../storage/api.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' };
@@ -63,6 +66,8 @@ export class Scheduler {
   private readonly pods: Informer<KubeObject>;
   private readonly nodes: Informer<KubeObject>;
   private readonly namespaces: Informer<KubeObject>;
+  private readonly storage: VolumeInformers;
+  private readonly volumes: VolumeBinding;
   private readonly o: Required<SchedulerSettings>;
   private timer?: NodeJS.Timeout;
   private lastFlush = Date.now();
@@ -70,6 +75,8 @@ export class Scheduler {
   private readonly ac = new AbortController();
 
   constructor(private readonly ctx: ControllerContext) {
+    // Every informer's sync wait listens on it.
+    setMaxListeners(0, this.ac.signal);
     if (ctx.signal.aborted) this.ac.abort();
     else ctx.signal.addEventListener('abort', () => this.ac.abort(), { once: true });
     const s = ctx.settings as typeof ctx.settings & SchedulerSettings;
@@ -84,10 +91,22 @@ export class Scheduler {
     this.pods = ctx.informers.forResource<KubeObject>(PODS);
     this.nodes = ctx.informers.forResource<KubeObject>(NODES);
     this.namespaces = ctx.informers.forResource<KubeObject>(NAMESPACES);
+    this.storage = {
+      pvcs: ctx.informers.forResource<KubeObject>(PVCS),
+      pvs: ctx.informers.forResource<KubeObject>(PVS),
+      classes: ctx.informers.forResource<StorageClass>(STORAGE_CLASSES),
+      csiDrivers: ctx.informers.forResource<KubeObject>(CSI_DRIVERS),
+      capacities: ctx.informers.forResource<KubeObject>(CSI_STORAGE_CAPACITIES),
+    };
+    this.volumes = new VolumeBinding(this.storage, this.cache);
     this.algorithm = new Algorithm(this.cache, {
       percentageOfNodesToScore: this.o.percentageOfNodesToScore,
       nsLabels: (ns) => this.namespaces.store.get(ns)?.metadata.labels,
+      volumes: this.volumes,
     });
+    // Claims, volumes, classes and capacities decide where pods with claims fit (upstream's
+    // VolumeBinding cluster events): a change sends the unschedulable pods to another try.
+    for (const inf of Object.values(this.storage) as Informer<KubeObject>[]) inf.addEventHandler({ onAdd: () => this.clusterChanged(), onUpdate: () => this.clusterChanged() });
     this.nodes.addEventHandler({
       onAdd: (n) => {
         this.cache.upsertNode(n);
@@ -208,7 +227,8 @@ export class Scheduler {
     const signal = this.ac.signal;
     const stopped = new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
     try {
-      await Promise.race([Promise.all([this.pods.waitForSync(signal), this.nodes.waitForSync(signal), this.namespaces.waitForSync(signal)]), stopped]);
+      const all = [this.pods, this.nodes, this.namespaces, ...(Object.values(this.storage) as Informer<KubeObject>[])];
+      await Promise.race([Promise.all(all.map((i) => i.waitForSync(signal))), stopped]);
     } catch {
       return;
     }
@@ -255,7 +275,7 @@ export class Scheduler {
     if ('node' in decision) {
       this.cache.assume(pi, decision.node);
       this.bindsInFlight++;
-      void this.bind(pod, decision.node).finally(() => {
+      void this.bind(pod, decision.node, decision.delayedClaims).finally(() => {
         this.bindsInFlight--;
         const s = this.bindSlot;
         this.bindSlot = undefined;
@@ -267,14 +287,28 @@ export class Scheduler {
     const podSensitive = [...decision.failures.values()].some((f) => f.reasons.some((r) => r.includes('affinity rules') || r.includes('topology spread')));
     this.unschedulable.set(k, { since: Date.now(), podSensitive });
     this.metrics.reconcileTotal.requeue_after++;
-    const msg = fitErrorMessage(decision.numNodes, decision.failures, specOf(pod).preemptionPolicy);
+    const msg = fitErrorMessage(decision.numNodes, decision.failures, specOf(pod).preemptionPolicy, decision.preFilterMsg);
     void this.recordUnschedulable(pod, msg);
   }
 
-  private async bind(pod: KubeObject, node: string): Promise<void> {
+  /** PreBind (the pod's delayed claims bound to volumes for `node`), then the Binding. */
+  private async bind(pod: KubeObject, node: string, delayedClaims?: KubeObject[]): Promise<void> {
     const k = keyOf(pod);
     const ns = pod.metadata.namespace!;
     const name = pod.metadata.name!;
+    const nodeObj = this.cache.nodes.get(node)?.node;
+    if (delayedClaims && nodeObj) {
+      try {
+        await this.volumes.bindPodVolumes(this.ctx.client, pod, nodeObj, delayedClaims, () => !!this.pods.store.get(k), this.ac.signal);
+      } catch (e) {
+        this.cache.forget(k);
+        if (!this.pods.store.get(k) || this.ac.signal.aborted) return;
+        this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
+        this.unschedulable.set(k, { since: Date.now(), podSensitive: false });
+        void this.recordUnschedulable(pod, `running PreBind plugin "VolumeBinding": ${(e as Error).message}`, 'SchedulerError');
+        return;
+      }
+    }
     try {
       await this.ctx.client.transport.request({
         method: 'POST',
@@ -297,16 +331,16 @@ export class Scheduler {
     }
   }
 
-  private async recordUnschedulable(pod: KubeObject, msg: string): Promise<void> {
+  private async recordUnschedulable(pod: KubeObject, msg: string, reason: 'Unschedulable' | 'SchedulerError' = 'Unschedulable'): Promise<void> {
     this.ctx.recorder(DEFAULT_SCHEDULER_NAME).event(pod, 'Warning', 'FailedScheduling', msg);
     const cur = conditionOf(pod, 'PodScheduled');
-    if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === msg) return;
+    if (cur && cur.status === 'False' && cur.reason === reason && cur.message === msg) return;
     const cond: Condition = {
       type: 'PodScheduled',
       status: 'False',
       lastProbeTime: null,
       lastTransitionTime: cur?.status === 'False' && cur.lastTransitionTime ? cur.lastTransitionTime : rfc3339(),
-      reason: 'Unschedulable',
+      reason,
       message: msg,
     };
     try {

@@ -60,7 +60,7 @@ export interface CairnCluster {
 
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo));
 
-export async function upCluster(opts: { nodes?: number; label?: string } = {}): Promise<CairnCluster> {
+export async function upCluster(opts: { nodes?: number; label?: string; /** More `cairn up` options (e.g. --fabric FILE). */ upArgs?: string[] } = {}): Promise<CairnCluster> {
   requireNetTools();
   const nodes = opts.nodes ?? 2;
   const name = runClusterName();
@@ -122,6 +122,7 @@ export async function upCluster(opts: { nodes?: number; label?: string } = {}): 
     clusterCidr,
     '--timeout',
     '150',
+    ...(opts.upArgs ?? []),
   );
   if (r.code !== 0) {
     await cluster.down().catch(() => undefined);

@@ -13,6 +13,7 @@ import { restrictOomScoreAdj } from '../runtime/oom-score-adj.js';
 import { coreRlimit } from '../crash/core-rlimit.js';
 import { runLifecycleHandler } from '../probes/lifecycle-hooks.js';
 import type { ProbeTarget } from '../probes/probe.js';
+import { containerDevices } from '../volumes/container-devices.js';
 import { containerMounts } from '../volumes/container-mounts.js';
 import type { PreparedVolume } from '../volumes/plugin.js';
 import type { Container, Pod, PodObjectSource } from './api-types.js';
@@ -115,6 +116,7 @@ export class ContainerStarter {
         hostname: sandbox.hostname,
         memoryCapacityBytes: d.memoryCapacityBytes,
       });
+      config.devices = containerDevices(c, req.volumes);
       config.rlimits = [...(config.rlimits ?? []), coreRlimit()];
       // Without CAP_SYS_RESOURCE runc cannot lower oom_score_adj (Guaranteed's -997) and the start fails.
       if (config.oomScoreAdj !== undefined) config.oomScoreAdj = restrictOomScoreAdj(config.oomScoreAdj);

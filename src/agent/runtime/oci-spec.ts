@@ -10,7 +10,8 @@
  * - mounts: proc, /dev tmpfs, devpts, /dev/shm (64 MiB), mqueue, sysfs (ro), cgroup (ro);
  * - maskedPaths / readonlyPaths: runc's `runc spec` lists;
  * - devices: deny all; runc itself adds its default allow-list (null, zero, full, tty, random,
- *   urandom, ptmx, pts) and creates those nodes in /dev;
+ *   urandom, ptmx, pts) and creates those nodes in /dev; a block volume's device is added to
+ *   linux.devices at its devicePath and allowed in the device cgroup (`rm` when read-only);
  * - seccomp: none — the container runs Unconfined, which is also the Kubernetes default when
  *   the pod asks for no seccompProfile (kubelet --seccomp-default=false). RuntimeDefault is a
  *   later step;
@@ -61,8 +62,19 @@ export interface OciResources {
   cpu?: { shares?: number; quota?: number; period?: number };
   pids?: { limit: number };
 }
+export interface OciDevice {
+  path: string;
+  type: 'b' | 'c';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
 export interface OciLinux {
   resources: OciResources;
+  /** Device nodes runc creates in the container's /dev (each also allowed in the device cgroup). */
+  devices?: OciDevice[];
   cgroupsPath: string;
   namespaces: OciNamespace[];
   maskedPaths: string[];
@@ -83,6 +95,16 @@ export type ContainerMount =
       propagation?: 'None' | 'HostToContainer' | 'Bidirectional';
     }
   | { kind: 'tmpfs'; destination: string; sizeBytes?: number; mode?: number; readOnly?: boolean };
+
+/** A host device handed to the container at `path` (a block volume's volumeDevices[].devicePath). */
+export interface ContainerDevice {
+  path: string;
+  type: 'b' | 'c';
+  major: number;
+  minor: number;
+  /** Device cgroup access: read-only devices get `rm`, others `rwm`. */
+  readOnly?: boolean;
+}
 
 export interface ContainerResources {
   /** limits.memory in bytes; OOM kill above it. */
@@ -144,6 +166,7 @@ export interface ContainerConfig {
   rlimits?: { type: string; hard: number; soft: number }[];
   sysctls?: Record<string, string>;
   annotations?: Record<string, string>;
+  devices?: ContainerDevice[];
 }
 
 /** containerd's (and Docker's) default capability set for containers. */
@@ -347,6 +370,11 @@ export function buildOciSpec(c: ContainerConfig): OciSpec {
   const resources: OciResources = {
     devices: privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }],
   };
+  (c.devices ?? []).forEach((d, i) => {
+    if (!d.path.startsWith('/')) throw new SpecError('must be an absolute path', `devices[${i}].path`);
+    for (const [k, v] of [['major', d.major], ['minor', d.minor]] as const) if (!Number.isInteger(v) || v < 0) throw new SpecError('must be a device number', `devices[${i}].${k}`);
+    resources.devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.readOnly ? 'rm' : 'rwm' });
+  });
   if (r.memoryLimitBytes !== undefined) {
     resources.memory = { limit: r.memoryLimitBytes };
     if (r.noSwap ?? true) resources.memory.swap = r.memoryLimitBytes;
@@ -386,6 +414,7 @@ export function buildOciSpec(c: ContainerConfig): OciSpec {
       readonlyPaths: privileged ? [] : [...DEFAULT_READONLY_PATHS],
     },
   };
+  if (c.devices?.length) spec.linux.devices = c.devices.map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: 0o660, uid: 0, gid: 0 }));
   if (c.hostname !== undefined) spec.hostname = c.hostname;
   if (c.sysctls && Object.keys(c.sysctls).length) spec.linux.sysctl = { ...c.sysctls };
   if (c.annotations && Object.keys(c.annotations).length) spec.annotations = { ...c.annotations };

@@ -3,6 +3,7 @@
  * and `port-forward` to — the kubelet's server on its port 10250, with the kubelet's routes:
  *
  *   GET /healthz
+ *   GET /metrics          (the node's metrics: kubelet_volume_stats_* of the claims mounted here)
  *   GET /containerLogs/{namespace}/{pod}/{container}?follow&previous&tailLines&sinceSeconds&sinceTime&timestamps&limitBytes
  *   GET|POST /exec/{namespace}/{pod}/{container}?command=..&input=1&output=1&error=1&tty=1   (WebSocket upgrade)
  *   GET|POST /attach/{namespace}/{pod}/{container}?input=1&output=1&error=1&tty=1            (WebSocket upgrade)
@@ -47,6 +48,8 @@ export interface AgentServerOptions {
   backend: StreamingBackend;
   /** Runs exec and attach, and tells whether a followed container still runs. */
   runtime: Pick<ContainerRuntime, 'execStream' | 'attach' | 'status'>;
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => Promise<string>;
   /** Who may use the server (default: CN cairn-apiserver-kubelet-client or O system:masters). */
   authorize?: (cert: PeerCertificate) => boolean;
   logger?: Logger;
@@ -68,7 +71,7 @@ class HttpError extends Error {
 }
 
 interface Route {
-  kind: 'healthz' | 'containerLogs' | 'exec' | 'attach' | 'portForward';
+  kind: 'healthz' | 'metrics' | 'containerLogs' | 'exec' | 'attach' | 'portForward';
   namespace: string;
   pod: string;
   container?: string;
@@ -127,6 +130,10 @@ export class AgentServer {
       const route = parseRoute(req.url ?? '/');
       if (route.kind === 'healthz') {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok');
+        return;
+      }
+      if (route.kind === 'metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end((await this.opts.metrics?.()) ?? '');
         return;
       }
       if (route.kind === 'containerLogs') {
@@ -260,6 +267,7 @@ export class AgentServer {
 function parseRoute(url: string): Route {
   const path = url.split('?')[0];
   if (path === '/healthz') return { kind: 'healthz', namespace: '', pod: '' };
+  if (path === '/metrics') return { kind: 'metrics', namespace: '', pod: '' };
   let parts: string[];
   try {
     parts = path.split('/').slice(1).map(decodeURIComponent);

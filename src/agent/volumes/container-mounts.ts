@@ -43,6 +43,7 @@ export function containerMounts(pod: Pod, container: Container, prepared: Map<st
   for (const m of container.volumeMounts ?? []) {
     const vol = prepared.get(m.name);
     if (!vol) throw new ContainerConfigError(`cannot find volume "${m.name}" to mount into container "${container.name}"`);
+    if (vol.blockVolume) throw new ContainerConfigError(`volume ${m.name} has volumeMode Block, but is specified in volumeMounts`);
     const subPath = m.subPathExpr ? expandSubPathExpr(m.subPathExpr, env) : m.subPath;
     let source = vol.hostPath;
     if (subPath) source = resolveSubPath(vol.hostPath, subPath, m.name, container.name, log);

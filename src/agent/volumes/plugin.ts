@@ -19,6 +19,8 @@ export interface PreparedVolume {
   /** Always mounted read-only (configMap, secret, downwardAPI, projected), whatever the volumeMount says. */
   readOnly: boolean;
   kind: 'dir' | 'file' | 'block';
+  /** A volumeMode Block volume: used through volumeDevices only (a hostPath block device may also be mounted). */
+  blockVolume?: boolean;
 }
 
 export interface VolumeContext {

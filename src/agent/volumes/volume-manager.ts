@@ -19,8 +19,8 @@ import { mountsUnder, unmount } from '../mount.js';
 import type { Pod, PodObjectSource } from '../pods/api-types.js';
 import { EMPTY_DIR } from './empty-dir.js';
 import { VolumeSetupError, VolumeTeardownError } from './errors.js';
-import { pluginsDir, volumeDir, volumesDir, type PreparedVolume } from './plugin.js';
-import { pluginByDirName, pluginFor, unsupportedVolumeMessage } from './registry.js';
+import { pluginsDir, volumeDir, volumesDir, type PreparedVolume, type VolumePlugin } from './plugin.js';
+import { pluginByDirName, pluginFor, UNSUPPORTED_VOLUME_MESSAGE } from './registry.js';
 import { TokenManager, type ServiceAccountTokenSource } from './token-manager.js';
 import { diskUsageBytes } from './usage.js';
 
@@ -30,6 +30,8 @@ export interface VolumeManagerOptions {
   source: PodObjectSource;
   tokens: ServiceAccountTokenSource;
   nodeName: string;
+  /** The node's own plugins beside the built-ins (persistentVolumeClaim). */
+  plugins?: readonly VolumePlugin[];
   logger?: Logger;
   now?: () => number;
 }
@@ -111,8 +113,8 @@ export class VolumeManager {
       const failures: VolumeSetupError[] = [];
       for (const volume of pod.spec.volumes ?? []) {
         try {
-          const plugin = pluginFor(volume);
-          if (!plugin) throw new Error(unsupportedVolumeMessage(volume));
+          const plugin = pluginFor(volume, this.opts.plugins);
+          if (!plugin) throw new Error(UNSUPPORTED_VOLUME_MESSAGE);
           out.set(volume.name, await plugin.setup({ ...base, volume }));
         } catch (e) {
           const err = new VolumeSetupError(volume.name, (e as Error).message);
@@ -142,7 +144,7 @@ export class VolumeManager {
         const podDir = join(await this.podsRoot(), uid);
         const vols = volumesDir(podDir);
         for (const dirName of await readdirOrEmpty(vols)) {
-          const plugin = pluginByDirName(dirName);
+          const plugin = pluginByDirName(dirName, this.opts.plugins);
           if (!plugin?.teardown) continue;
           for (const volumeName of await readdirOrEmpty(join(vols, dirName))) {
             await plugin.teardown({ podUid: uid, podDir, volumeName, volumeDir: join(vols, dirName, volumeName), logger: this.logger });

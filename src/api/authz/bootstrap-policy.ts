@@ -129,6 +129,12 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       rule(READ, [''], ['namespaces']),
       rule(READ, ['networking.k8s.io'], ['networkpolicies', 'ingresses', 'ingressclasses']),
       rule(['patch', 'update'], ['networking.k8s.io'], ['ingresses/status']),
+      // It is also the provisioner, resizer and capacity publisher of its node's local volumes
+      // (external-provisioner in node-deployment mode, external-resizer).
+      rule(READ, ['storage.k8s.io'], ['storageclasses', 'csistoragecapacities']),
+      rule(['create', 'update', 'patch', 'delete'], ['storage.k8s.io'], ['csistoragecapacities']),
+      rule(['create', 'update', 'patch', 'delete'], [''], ['persistentvolumes']),
+      rule(['update', 'patch'], [''], ['persistentvolumeclaims']),
     ],
   },
   // The cluster DNS server (`cairn dns`): what CoreDNS's system:coredns role grants for the

@@ -9,6 +9,7 @@ import { type AgentConfig, defaultAgentDataDir } from '../../agent/config.js';
 import { defaultRouteAddress, deviceWithAddress } from '../../agent/node/addresses.js';
 import { ensureServingCert } from '../../agent/node/serving-cert.js';
 import { Ip, parseCidr } from '../../net/ip.js';
+import { OVERLAY_MODES, type OverlayMode } from '../../net/overlay.js';
 import { Logger } from '../../util/log.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
@@ -83,6 +84,10 @@ export function parseAgentFlags(v: Values): AgentFlags {
   const nodeNetns = str(v, 'node-netns');
   if (nodeNetns !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(nodeNetns)) throw new CliError(`--node-netns "${nodeNetns}" is not a network namespace name`);
   const internalIP = str(v, 'internal-ip');
+  const overlay = str(v, 'overlay') ?? 'vxlan';
+  if (!OVERLAY_MODES.includes(overlay as OverlayMode)) throw new CliError(`--overlay wants one of ${OVERLAY_MODES.join(', ')}, got "${overlay}"`);
+  const vtepIP = str(v, 'vtep-ip');
+  const podMtu = str(v, 'pod-mtu');
   return {
     kubeconfig,
     nodeName,
@@ -96,6 +101,9 @@ export function parseAgentFlags(v: Values): AgentFlags {
     tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
     cgroupRoot,
     clusterCIDR,
+    overlay: overlay as OverlayMode,
+    vtepIP: vtepIP === undefined ? undefined : ipv4(vtepIP, '--vtep-ip'),
+    podMtu: podMtu === undefined ? undefined : wholeNumber(podMtu, '--pod-mtu', 68),
     clusterDNS,
     clusterDomain,
     maxPods: wholeNumber(str(v, 'max-pods') ?? '110', '--max-pods', 1),
@@ -139,6 +147,10 @@ export const agentCommand: Command = {
     '  --tls-cert-file FILE       its certificate, with --tls-private-key-file FILE (default: DATA/pki/agent.crt, made once)',
     '  --cgroup-root PATH         cgroup parent of every pod (default /cairn)',
     '  --cluster-cidr CIDR        the pod network (default 10.244.0.0/16)',
+    "  --overlay vxlan|evpn       how pods reach other nodes: vxlan (default) programs each remote node's VTEP,",
+    '                             evpn leaves that to FRR running on the node (EVPN, advertise-all-vni)',
+    '  --vtep-ip IP               the VXLAN source address (default: the internal IP)',
+    "  --pod-mtu N                the pods' MTU (default: the underlay device's minus 50 for VXLAN)",
     '  --cluster-dns IP           DNS server for pods (repeatable or comma-separated; default 10.96.0.10)',
     '  --cluster-domain DOMAIN    the cluster DNS domain (default cluster.local)',
     '  --max-pods N               pods this node accepts (default 110)',
@@ -158,6 +170,9 @@ export const agentCommand: Command = {
     'tls-private-key-file': { type: 'string' },
     'cgroup-root': { type: 'string' },
     'cluster-cidr': { type: 'string' },
+    overlay: { type: 'string' },
+    'vtep-ip': { type: 'string' },
+    'pod-mtu': { type: 'string' },
     'cluster-dns': { type: 'string', multiple: true },
     'cluster-domain': { type: 'string' },
     'max-pods': { type: 'string' },

@@ -2,6 +2,7 @@
 import { ClusterError } from '../../cluster/errors.js';
 import { DEFAULT_SPEC } from '../../cluster/layout.js';
 import { clusterUp } from '../../cluster/up.js';
+import { resolve } from 'node:path';
 import { parseCidr } from '../../net/ip.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
@@ -41,6 +42,8 @@ export const upCommand: Command = {
     `  --underlay-cidr CIDR   the /24 the nodes share with the host bridge (default ${DEFAULT_SPEC.underlayCidr})`,
     `  --cluster-cidr CIDR    the pod network; a /24 per node (default ${DEFAULT_SPEC.clusterCidr})`,
     '  --timeout SECONDS      how long to wait for the server and the nodes (default 120)',
+    '  --fabric FILE          build the nodes on this fabric topology (cairn fabric validate FILE): one node per',
+    '                         fabric node, cabled as it says, FRR on each, the pod network over EVPN',
     '',
     'Run it again to see the running cluster, or to restart what stopped (after a crash or reboot).',
     'The options of an existing cluster cannot change: `cairn down --purge` first.',
@@ -54,6 +57,7 @@ export const upCommand: Command = {
     'underlay-cidr': { type: 'string' },
     'cluster-cidr': { type: 'string' },
     timeout: { type: 'string' },
+    fabric: { type: 'string' },
   },
   async run(v) {
     const name = v.name as string | undefined;
@@ -65,9 +69,10 @@ export const upCommand: Command = {
     const underlayCidr = cidr(v['underlay-cidr'] as string | undefined, '--underlay-cidr', (p) => (p === 24 ? undefined : 'the underlay must be a /24'));
     const clusterCidr = cidr(v['cluster-cidr'] as string | undefined, '--cluster-cidr', (p) => (p <= 24 ? undefined : 'must be a /24 or larger'));
     const dataDir = (v['data-dir'] as string | undefined) ?? DEFAULT_CLUSTER_DIR;
+    const fabric = v.fabric === undefined ? undefined : resolve(v.fabric as string);
     let result;
     try {
-      result = await clusterUp({ dataDir, name, nodes, apiPort, agentBasePort, underlayCidr, clusterCidr, timeoutMs: timeout * 1000, progress: (l) => console.log(l) });
+      result = await clusterUp({ dataDir, name, nodes, apiPort, agentBasePort, underlayCidr, clusterCidr, fabric, timeoutMs: timeout * 1000, progress: (l) => console.log(l) });
     } catch (e) {
       if (e instanceof ClusterError) throw new CliError(e.message);
       throw e;

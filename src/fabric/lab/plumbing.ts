@@ -18,25 +18,34 @@ export async function labNamespaces(id: string): Promise<string[]> {
   return (await netnsOps.list()).map((n) => n.name).filter((n) => n.startsWith(prefix));
 }
 
-/**
- * Makes each node's namespace and cables the links. A cable is a veth from each end's NIC into
- * the wire namespace, joined there by a bridge of its own: taking the two wire ports down then
- * cuts the cable the way a real one is cut — both NICs lose carrier and stay administratively
- * up, as their interfaces file says. The NICs stay down until the interfaces file brings them up.
- */
+/** Makes each node's namespace (see prepareRouterNetns) and cables the links (see cableLinks). */
 export async function createNodes(id: string, t: Topology): Promise<void> {
   for (const node of t.nodes) {
     checkNodeName(node.name);
     const ns = nodeNetns(id, node.name);
     await netnsOps.add(ns);
-    const ip = Ip.ns(ns);
-    await ip.setLink('lo', { up: true });
-    // Reverse-path filtering would drop the asymmetric paths a mesh uses while rerouting
-    // around a cut link; a new namespace copies the host's setting, so set it here.
-    await ip.sysctl('net.ipv4.conf.all.rp_filter', 0);
-    await ip.sysctl('net.ipv4.conf.default.rp_filter', 0);
+    await prepareRouterNetns(Ip.ns(ns));
   }
-  const wireNs = wireNetns(id);
+  await cableLinks(t, (node) => nodeNetns(id, node), wireNetns(id));
+}
+
+/** Readies a node namespace to route for the mesh: loopback up, no reverse-path filtering. */
+export async function prepareRouterNetns(ip: Ip): Promise<void> {
+  await ip.setLink('lo', { up: true });
+  // Reverse-path filtering would drop the asymmetric paths a mesh uses while rerouting
+  // around a cut link; a new namespace copies the host's setting, so set it here.
+  await ip.sysctl('net.ipv4.conf.all.rp_filter', 0);
+  await ip.sysctl('net.ipv4.conf.default.rp_filter', 0);
+}
+
+/**
+ * Cables the links between the node namespaces `nodeNs(node)` (which must exist). A cable is a
+ * veth from each end's NIC into the wire namespace `wireNs` (made here), joined there by a
+ * bridge of its own: taking the two wire ports down then cuts the cable the way a real one is
+ * cut — both NICs lose carrier and stay administratively up, as their interfaces file says.
+ * The NICs stay down until the interfaces file brings them up.
+ */
+export async function cableLinks(t: Topology, nodeNs: (node: string) => string, wireNs: string): Promise<void> {
   await netnsOps.add(wireNs);
   const wire = Ip.ns(wireNs);
   for (const [i, link] of t.links.entries()) {
@@ -48,7 +57,7 @@ export async function createNodes(id: string, t: Topology): Promise<void> {
     await wire.ip(['link', 'set', 'dev', w.bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
     for (const [e, end] of link.ends.entries()) {
       const port = e === 0 ? w.a : w.b;
-      await Ip.ns(nodeNetns(id, end.node)).addVeth(end.nic, { name: port, netns: wireNs, mtu: wireMtu }, { mtu: mtus[e] });
+      await Ip.ns(nodeNs(end.node)).addVeth(end.nic, { name: port, netns: wireNs, mtu: wireMtu }, { mtu: mtus[e] });
       await wire.setLink(port, { master: w.bridge, up: true });
     }
     await wire.setLink(w.bridge, { mtu: wireMtu, up: true });
@@ -61,11 +70,11 @@ export async function createNodes(id: string, t: Topology): Promise<void> {
  * stays up and frames vanish, as with a failed transceiver or a cable that still signals —
  * the failure only BGP's hold timer (or BFD) notices.
  */
-export async function cutLink(id: string, t: Topology, linkName: string, silent: boolean): Promise<void> {
+export async function cutLink(wireNs: string, t: Topology, linkName: string, silent: boolean): Promise<void> {
   const i = t.links.findIndex((l) => l.name === linkName);
   if (i < 0) throw new LabError(`no link "${linkName}" in topology ${t.name} (links: ${t.links.map((l) => l.name).join(', ')})`);
   const w = wireNames(i);
-  const wire = Ip.ns(wireNetns(id));
+  const wire = Ip.ns(wireNs);
   for (const port of [w.a, w.b]) await wire.setLink(port, silent ? { master: null } : { up: false });
 }
 

@@ -14,10 +14,14 @@ export async function readPidFile(file: string): Promise<number | undefined> {
   }
 }
 
-/** The process's command name (/proc/PID/comm), or undefined when it is gone. */
+/**
+ * The process's command name (/proc/PID/comm), or undefined when it is gone — or dead and not
+ * yet reaped (a zombie keeps its name until its parent, for a daemon init, collects it).
+ */
 export async function processName(pid: number): Promise<string | undefined> {
   try {
-    return (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+    const [comm, stat] = await Promise.all([readFile(`/proc/${pid}/comm`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]);
+    return /\) [ZX] /.test(stat) ? undefined : comm.trim();
   } catch {
     return undefined;
   }

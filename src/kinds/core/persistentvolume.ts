@@ -22,9 +22,22 @@ function defaults(obj: KubeObject): void {
   setDefault(s, 'volumeMode', 'Filesystem');
 }
 
+/**
+ * Upstream's StorageObjectInUseProtection admission: every new volume and claim carries its
+ * protection finalizer, which the pv-/pvc-protection controllers lift once nothing uses it.
+ */
+export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
+export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
+
+export function addFinalizer(obj: KubeObject, finalizer: string): void {
+  const list = obj.metadata.finalizers ?? [];
+  if (!list.includes(finalizer)) obj.metadata.finalizers = [...list, finalizer];
+}
+
 /** Status starts over on create; the phase transition time is kept at whole seconds, as metav1.Time is. */
 function prepareForCreate(obj: KubeObject, ctx: StrategyContext): void {
   obj.status = { phase: 'Pending', lastPhaseTransitionTime: ctx.now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  addFinalizer(obj, PV_PROTECTION_FINALIZER);
 }
 
 /** Which source fields are set: only one may be. */

@@ -6,7 +6,7 @@ import { age, ageColumn, nameColumn } from '../printing.js';
 import type { KindDefinition } from '../types.js';
 import { asObj, asStr, ensureObj, type Obj, setDefault } from './helpers.js';
 import { quantityOf, quantityText, validatePositiveQuantity } from './quantity.js';
-import { storageClassOf } from './persistentvolume.js';
+import { addFinalizer, PVC_PROTECTION_FINALIZER, storageClassOf } from './persistentvolume.js';
 import { accessModesText, validateAccessModes, validateClassName, validateVolumeMode } from './volume-common.js';
 
 const specPath = FieldPath.root('spec');
@@ -101,6 +101,7 @@ export const persistentVolumeClaim: KindDefinition = {
     defaults: (obj) => setDefault(ensureObj(obj, 'spec'), 'volumeMode', 'Filesystem'),
     prepareForCreate: (obj) => {
       obj.status = { phase: 'Pending' };
+      addFinalizer(obj, PVC_PROTECTION_FINALIZER);
     },
     validate,
     validateUpdate,

@@ -22,6 +22,7 @@ export const QUANTITY_FIELDS: Record<string, string[]> = {
   'core.v1.ResourceQuotaSpec': ['hard'],
   'core.v1.ResourceQuotaStatus': ['hard', 'used'],
   'core.v1.LimitRangeItem': ['default', 'defaultRequest', 'max', 'maxLimitRequestRatio', 'min'],
+  'storage.v1.CSIStorageCapacity': ['capacity', 'maximumVolumeSize'],
 };
 
 /** Component names of the hand-written leaf types (see primitives.ts). */
@@ -79,6 +80,7 @@ export const SUPPLEMENTARY_FIELDS: Record<string, Record<string, JSONSchema>> = 
   'core.v1.ResourceHealth': { message: str },
   'core.v1.VolumeMountStatus': { volumeStatus: ref('core.v1.VolumeStatus') },
   'core.v1.NodeStatus': { declaredFeatures: strList },
+  'storage.v1.CSIDriverSpec': { preventPodSchedulingIfMissing: { type: 'boolean' }, serviceAccountTokenInSecrets: { type: 'boolean' } },
   'apiextensions.v1.CustomResourceDefinitionCondition': { observedGeneration: int64 },
   'apiextensions.v1.CustomResourceDefinitionStatus': { observedGeneration: int64 },
   'meta.v1.ListMeta': { shardInfo: ref('meta.v1.ShardInfo') },

@@ -86,6 +86,7 @@ export const FIELD_SEMANTICS: Record<string, Record<string, Ext>> = {
   'batch.v1.UncountedTerminatedPods': { failed: set, succeeded: set },
   'discovery.v1.Endpoint': { addresses: set },
   'apiextensions.v1.CustomResourceDefinitionStatus': { conditions: applyMap('type') },
+  'storage.v1.CSIDriverSpec': { volumeLifecycleModes: set },
   'apiextensions.v1.JSONSchemaProps': { 'x-kubernetes-validations': mergeByKeys('rule') },
 };
 

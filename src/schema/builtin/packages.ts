@@ -48,7 +48,7 @@ const V1_CLASSES_BY_PACKAGE: Record<string, string[]> = {
     'IngressClassParametersReference', 'NetworkPolicy', 'NetworkPolicyList', 'NetworkPolicySpec', 'NetworkPolicyEgressRule',
     'NetworkPolicyPort', 'NetworkPolicyPeer', 'IPBlock', 'NetworkPolicyIngressRule',
   ],
-  'storage.v1': ['StorageClass', 'StorageClassList'],
+  'storage.v1': ['StorageClass', 'StorageClassList', 'CSIDriver', 'CSIDriverList', 'CSIDriverSpec', 'CSIStorageCapacity', 'CSIStorageCapacityList'],
   'discovery.v1': ['EndpointSlice', 'EndpointSliceList', 'Endpoint', 'EndpointConditions', 'EndpointHints', 'ForNode', 'ForZone'],
   'coordination.v1': ['Lease', 'LeaseList', 'LeaseSpec'],
   'rbac.v1': [

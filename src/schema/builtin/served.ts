@@ -29,7 +29,7 @@ export const BUILTIN_KIND_MODELS: BuiltinKindModel[] = [
   k('batch', 'v1', 'Job'),
   k('batch', 'v1', 'CronJob'),
   ...['Ingress', 'IngressClass', 'NetworkPolicy'].map((kind) => k('networking.k8s.io', 'v1', kind)),
-  k('storage.k8s.io', 'v1', 'StorageClass'),
+  ...['StorageClass', 'CSIDriver', 'CSIStorageCapacity'].map((kind) => k('storage.k8s.io', 'v1', kind)),
   k('discovery.k8s.io', 'v1', 'EndpointSlice'),
   k('coordination.k8s.io', 'v1', 'Lease'),
   k('events.k8s.io', 'v1', 'Event', 'EventsV1Event'),

@@ -1,0 +1,219 @@
+/**
+ * Storage benchmark on a real 2-node `cairn up` cluster (unique name, ports and networks;
+ * always `cairn down --purge` at the end, also on failure or Ctrl-C):
+ *
+ *   1. provisioning latency: 50 claims of the default `local` class, each with a pod using it,
+ *      created back to back; claim created → Bound and pod created → Running (ready), p50/p99,
+ *      as a watch sees them;
+ *   2. I/O: fio (Debian's) inside a pod through a `cairn.io/local` volume (ext4 on a loop
+ *      device) against the same jobs on the node's raw filesystem (the directory holding the
+ *      agents' data): sequential 1 MiB write and read, 4 KiB random read and write, O_DIRECT,
+ *      libaio, queue depth 16. The pod runs the host's fio through its dynamic loader from a
+ *      read-only hostPath mount of /usr (the offline busybox image has none), so only the I/O
+ *      path differs.
+ *
+ * Output: a table on stdout and bench/results/storage.json (storage.reduced.json for other sizes).
+ *
+ *   npm run bench:storage
+ *   BENCH_CLAIMS=10 BENCH_FIO_SECONDS=5 npm run bench:storage     quick iteration
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { Client, HttpsTransport, loadKubeconfig } from '../src/client/index.js';
+import { buildBusyboxImage } from '../src/agent/images/busybox-image.js';
+import { PVCS } from '../src/storage/api.js';
+import type { KubeObject } from '../src/util/object.js';
+import { until } from '../test/support/until.js';
+import { BenchCluster } from './support/bench-cluster.js';
+import { repoRoot } from './support/server-process.js';
+import { round, summarize, type Summary } from './support/stats.js';
+
+const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
+const cfg = { claims: env('BENCH_CLAIMS', 50), fioSeconds: env('BENCH_FIO_SECONDS', 15), fioSize: process.env.BENCH_FIO_SIZE ?? '512M', timeoutS: env('BENCH_TIMEOUT_S', 600) };
+const fullSize = cfg.claims === 50 && cfg.fioSeconds === 15 && cfg.fioSize === '512M';
+const NS = 'bench';
+const PODS = { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' };
+const FIO_JOBS = [
+  { name: 'seq-write', rw: 'write', bs: '1M' },
+  { name: 'seq-read', rw: 'read', bs: '1M' },
+  { name: 'rand-read-4k', rw: 'randread', bs: '4k' },
+  { name: 'rand-write-4k', rw: 'randwrite', bs: '4k' },
+] as const;
+const GOAL_RATIO_PCT = 90;
+
+interface FioResult {
+  job: string;
+  /** MiB/s */
+  bandwidth: number;
+  iops: number;
+}
+
+interface Results {
+  config: typeof cfg;
+  machine: { cpus: number; kernel: string; loadBefore: number[]; loadAfter?: number[] };
+  provisioning?: { claimBoundMs: Summary; podRunningMs: Summary };
+  io?: { raw: FioResult[]; pod: FioResult[]; ratioPct: Record<string, number> };
+  error?: string;
+}
+
+function fioArgs(dir: string, job: (typeof FIO_JOBS)[number]): string[] {
+  return [
+    `--name=${job.name}`, `--directory=${dir}`, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${cfg.fioSize}`,
+    '--ioengine=libaio', '--direct=1', '--iodepth=16', '--numjobs=1', '--time_based', `--runtime=${cfg.fioSeconds}`,
+    '--ramp_time=2', '--group_reporting', '--output-format=json',
+  ];
+}
+
+function parseFio(job: string, out: string): FioResult {
+  const json = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { bw: number; iops: number }; write: { bw: number; iops: number } }[] };
+  const j = json.jobs[0];
+  const side = j.write.bw > j.read.bw ? j.write : j.read;
+  return { job, bandwidth: round(side.bw / 1024, 1), iops: Math.round(side.iops) };
+}
+
+async function provisioning(client: Client): Promise<NonNullable<Results['provisioning']>> {
+  const created = new Map<string, number>();
+  const bound = new Map<string, number>();
+  const running = new Map<string, number>();
+  const ac = new AbortController();
+  const watch = async (ref: typeof PVCS, seen: (o: KubeObject) => void) => {
+    for await (const ev of client.resource(ref).watch({ namespace: NS, signal: ac.signal, timeoutSeconds: cfg.timeoutS })) if (ev.type !== 'ERROR') seen(ev.object as KubeObject);
+  };
+  const watching = Promise.all([
+    watch(PVCS, (c) => {
+      if ((c.status as { phase?: string } | undefined)?.phase === 'Bound' && !bound.has(c.metadata.name!)) bound.set(c.metadata.name!, performance.now());
+    }),
+    watch(PODS, (p) => {
+      const st = p.status as { phase?: string; containerStatuses?: { ready?: boolean }[] } | undefined;
+      if (st?.phase === 'Running' && st.containerStatuses?.[0]?.ready && !running.has(p.metadata.name!)) running.set(p.metadata.name!, performance.now());
+    }),
+  ]).catch((e: Error) => {
+    if (!ac.signal.aborted) throw e;
+  });
+  const busybox = (await buildBusyboxImage()).reference;
+  for (let i = 0; i < cfg.claims; i++) {
+    const name = `c${i}`;
+    created.set(name, performance.now());
+    await client.resource(PVCS).create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: NS }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } } });
+    await client.resource(PODS).create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: NS },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'main', image: busybox, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+        volumes: [{ name: 'data', persistentVolumeClaim: { claimName: name } }],
+      },
+    });
+  }
+  await until('every claim Bound and every pod Running', () => bound.size === cfg.claims && running.size === cfg.claims, cfg.timeoutS * 1000, 200);
+  ac.abort();
+  await watching;
+  const since = (m: Map<string, number>) => [...m].map(([k, t]) => t - created.get(k)!);
+  return { claimBoundMs: summarize(since(bound)), podRunningMs: summarize(since(running)) };
+}
+
+async function io(cluster: BenchCluster): Promise<NonNullable<Results['io']>> {
+  // The raw side: a directory on the filesystem that holds the node's volume images.
+  const rawDir = mkdtempSync(join(cluster.nodeDir(1), 'fio-raw-'));
+  const raw: FioResult[] = [];
+  try {
+    for (const job of FIO_JOBS) raw.push(parseFio(job.name, execFileSync('fio', fioArgs(rawDir, job), { encoding: 'utf8', maxBuffer: 64 << 20 })));
+  } finally {
+    rmSync(rawDir, { recursive: true, force: true });
+  }
+  const hostPath = (name: string, path: string) => ({ name, hostPath: { path } });
+  const busybox = (await buildBusyboxImage()).reference;
+  const podSpec = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'fio', namespace: NS },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': 'node-1' },
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'main',
+          image: busybox,
+          command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+          volumeMounts: [
+            { name: 'data', mountPath: '/data' },
+            { name: 'usr', mountPath: '/host/usr', readOnly: true },
+          ],
+        },
+      ],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'fio' } }, hostPath('usr', '/usr')],
+    },
+  };
+  const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'fio', namespace: NS }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '4Gi' } } } };
+  const apply = await cluster.kubectl(['apply', '-f', '-'], { input: [claim, podSpec].map((o) => JSON.stringify(o)).join('\n') });
+  if (apply.code !== 0) throw new Error(`kubectl apply: ${apply.stderr}`);
+  await until('the fio pod Running', async () => (await cluster.kubectl(['get', 'pod', 'fio', '-n', NS, '-o', 'jsonpath={.status.phase}'])).stdout === 'Running', cfg.timeoutS * 1000, 500);
+  // Debian's fio and its libraries, loaded from the host's /usr (merged /usr: /lib is /usr/lib).
+  const inPod = (hostFile: string) => `/host${realpathSync(hostFile)}`;
+  const loader = inPod('/lib64/ld-linux-x86-64.so.2');
+  const libs = ['/host/usr/lib/x86_64-linux-gnu', '/host/usr/lib/x86_64-linux-gnu/ceph'].join(':');
+  const pod: FioResult[] = [];
+  for (const job of FIO_JOBS) {
+    const r = await cluster.kubectl(['exec', 'fio', '-n', NS, '--', loader, '--library-path', libs, inPod('/usr/bin/fio'), ...fioArgs('/data', job)], { timeoutMs: (cfg.fioSeconds + 120) * 1000 });
+    if (r.code !== 0) throw new Error(`fio ${job.name} in the pod: ${r.stderr}`);
+    pod.push(parseFio(job.name, r.stdout));
+  }
+  const ratioPct = Object.fromEntries(FIO_JOBS.map((j, i) => [j.name, round((pod[i].bandwidth / raw[i].bandwidth) * 100, 1)]));
+  return { raw, pod, ratioPct };
+}
+
+function report(r: Results): void {
+  const lines: string[] = [];
+  if (r.provisioning) {
+    const { claimBoundMs: c, podRunningMs: p } = r.provisioning;
+    lines.push(`provisioning (${cfg.claims} claims, each with a pod)     p50        p99        max`);
+    lines.push(`  claim created → Bound              ${String(round(c.p50)).padStart(8)} ms ${String(round(c.p99)).padStart(8)} ms ${String(round(c.max)).padStart(8)} ms`);
+    lines.push(`  pod created → Running              ${String(round(p.p50)).padStart(8)} ms ${String(round(p.p99)).padStart(8)} ms ${String(round(p.max)).padStart(8)} ms`);
+  }
+  if (r.io) {
+    lines.push('', `fio (O_DIRECT, libaio, depth 16, ${cfg.fioSeconds} s)   raw MiB/s   pod MiB/s   raw IOPS   pod IOPS   pod/raw (goal ≥ ${GOAL_RATIO_PCT} %)`);
+    r.io.raw.forEach((raw, i) => {
+      const pod = r.io!.pod[i];
+      lines.push(`  ${raw.job.padEnd(32)} ${String(raw.bandwidth).padStart(9)} ${String(pod.bandwidth).padStart(11)} ${String(raw.iops).padStart(10)} ${String(pod.iops).padStart(10)}   ${r.io!.ratioPct[raw.job]} %`);
+    });
+  }
+  console.log(lines.join('\n'));
+}
+
+async function main(): Promise<void> {
+  execFileSync('sh', ['-c', 'command -v fio'], { stdio: 'ignore' });
+  const results: Results = { config: cfg, machine: { cpus: cpus().length, kernel: release(), loadBefore: loadavg() } };
+  const cluster = await BenchCluster.plan(2);
+  const stop = () => void cluster.down().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await cluster.up();
+    const ns = await cluster.kubectl(['create', 'namespace', NS]);
+    if (ns.code !== 0) throw new Error(ns.stderr);
+    const client = new Client(new HttpsTransport(loadKubeconfig(cluster.kubeconfig)));
+    results.provisioning = await provisioning(client);
+    const del = await cluster.kubectl(['delete', 'pods,pvc', '--all', '-n', NS, '--wait=true'], { timeoutMs: cfg.timeoutS * 1000 });
+    if (del.code !== 0) throw new Error(del.stderr);
+    results.io = await io(cluster);
+  } catch (e) {
+    results.error = (e as Error).stack ?? String(e);
+  } finally {
+    results.machine.loadAfter = loadavg();
+    const problems = await cluster.down();
+    if (problems.length) console.error(problems.join('\n'));
+  }
+  report(results);
+  const outDir = join(repoRoot, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, fullSize ? 'storage.json' : 'storage.reduced.json'), JSON.stringify(results, null, 2));
+  if (results.error) {
+    console.error(results.error);
+    process.exitCode = 1;
+  }
+}
+
+await main();
