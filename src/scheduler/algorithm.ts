@@ -108,9 +108,8 @@ export class Algorithm {
     }
     this.nextStart = (this.nextStart + processed) % n;
     if (!feasible.length) return { failures, numNodes: n };
-    const delayedClaims = state.volumes?.delayed.length ? state.volumes.delayed : undefined;
-    if (feasible.length === 1) return { node: feasible[0].name, delayedClaims };
-    return { node: this.pickBest(pi, feasible, state), delayedClaims };
+    const node = feasible.length === 1 ? feasible[0].name : this.pickBest(pi, feasible, state);
+    return state.volumes?.delayed.length ? { node, delayedClaims: state.volumes.delayed } : { node };
   }
 
   // ---- PreFilter ----

@@ -9,6 +9,8 @@ import type { Client } from '../../src/client/index.js';
 import { POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL } from '../../src/controllers/statefulset.js';
 import { PODS, PVCS, STATEFULSETS } from '../../src/controllers/util/workload-refs.js';
 import type { KubeObject } from '../../src/util/object.js';
+
+const PVS = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' } as const;
 import { addNodes, container, listIn, namespace, startWorkloadCluster, waitForEvent, type WorkloadCluster } from '../support/workload-cluster.js';
 import { until } from '../support/workloads.js';
 
@@ -98,6 +100,16 @@ describe('StatefulSet controller', { timeout: 120_000 }, () => {
   before(async () => {
     c = await startWorkloadCluster({ podStartDelayMs: 150 });
     await addNodes(c, 2);
+    // The claims have no class and this server has no provisioner: as upstream, a pod whose
+    // claim is unbound is not scheduled, so static volumes are there for the claims to bind to.
+    for (let i = 0; i < 30; i++) {
+      await c.client.resource(PVS).create({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `sts-pv-${i}` },
+        spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/cairn-sts-pv-${i}` }, persistentVolumeReclaimPolicy: 'Retain' },
+      });
+    }
   });
   after(async () => c?.stop());
 
