@@ -38,7 +38,7 @@ export type Hop = HopBase &
     | { kind: 'neighbour'; dev: string; ip: string; mac: string; state: string; owner: PlaceRef & { dev: string } }
     | { kind: 'veth'; dev: string; peer: PlaceRef & { dev: string } }
     | { kind: 'bridge'; bridge: string; mac: string; decision: 'local' | 'forward' | 'flood'; port?: string }
-    | { kind: 'vxlan-encap'; dev: string; vni: number; localVtep: string; remoteVtep: string; dstport: number; innerMac: string; fdb: string; inner: PacketView }
+    | { kind: 'vxlan-encap'; dev: string; vni: number; localVtep: string; remoteVtep: string; remoteNode?: string; dstport: number; innerMac: string; fdb: string; inner: PacketView }
     | { kind: 'vxlan-decap'; dev: string; vni: number }
     | { kind: 'conntrack'; flows: { orig: string; reply: string; state?: string }[]; possible: string[]; chosen: string[] }
   );

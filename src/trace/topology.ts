@@ -1,7 +1,8 @@
 // Where things are in a `cairn up` cluster, as the trace needs them: the places a packet can be
-// (the host's root namespace, each node's namespace, each pod's), the two kinds of L2 segment
-// (a node's pod bridge `cairn0` with its pods, and the underlay bridge on the host with the
-// nodes' eth0), and who sits on each — found in the live kernel (namespaces by the cluster's
+// (the host's root namespace, each node's namespace, each pod's, and on a `--fabric` cluster the
+// wire namespace cabling the nodes), the kinds of L2 segment (a node's pod bridge `cairn0` with
+// its pods, the underlay bridge on the host with the nodes' eth0, and each fabric link's bridge
+// in the wire namespace with the two node NICs it joins), and who sits on each — found in the live kernel (namespaces by the cluster's
 // prefixes, veth peers by their interface indexes, addresses as the kernel has them), named
 // with what the API says (node names, pod names).
 import { netns as netnsOps, type Link } from '../net/ip.js';
@@ -10,8 +11,9 @@ import type { ClusterLayout } from '../cluster/layout.js';
 import { NetnsView } from './netns-view.js';
 
 export interface Place {
-  kind: 'host' | 'node' | 'pod';
-  /** `host`, `node-1`, `default/web-0` (a pod namespace the API does not know: its netns name). */
+  /** `wire`: the namespace holding the fabric links' bridges (`cairn up --fabric`). */
+  kind: 'host' | 'node' | 'pod' | 'wire';
+  /** `host`, `node-1`, `default/web-0` (a pod namespace the API does not know: its netns name), `fabric-wire`. */
   name: string;
   /** Undefined for the host's root namespace. */
   netns?: string;
@@ -51,7 +53,7 @@ export interface Member {
 
 /** A bridge and everything attached to it. */
 export interface Segment {
-  /** `pods of node-1` / `underlay` */
+  /** `pods of node-1` / `underlay` / `fabric link br0` */
   name: string;
   bridgePlace: Place;
   bridge: string;
@@ -147,7 +149,59 @@ export class Topology {
     if (p.kind === 'node' && dev === 'eth0') return this.underlay();
     if (p.kind === 'node' && dev === BRIDGE) return this.podSegment(this.node(p.name)!);
     if (p.kind === 'pod' && dev === 'eth0' && p.node) return this.podSegment(this.node(p.node)!);
+    if (p.kind === 'node') return this.fabricLinkOf(p, dev);
     return undefined;
+  }
+
+  /** The node whose pod bridge has this MAC (a remote gateway's MAC, as zebra installs it). */
+  async nodeWithBridgeMac(mac: string): Promise<Member | undefined> {
+    for (const n of this.nodes) {
+      const br = (await this.podSegment(n)).members.find((m) => m.isBridge);
+      if (br?.mac === mac) return br;
+    }
+    return undefined;
+  }
+
+  private wirePlace(): Place {
+    return { kind: 'wire', name: 'fabric-wire', netns: this.layout.wireNetns };
+  }
+
+  /** A node NIC cabled through the wire namespace (`cairn up --fabric`): its link's bridge there. */
+  private async fabricLinkOf(p: Place, dev: string): Promise<Segment | undefined> {
+    const nic = await this.view(p).link(dev);
+    if (nic?.link_index === undefined || nic.master) return undefined;
+    if (!(await netnsOps.list()).some((n) => n.name === this.layout.wireNetns)) return undefined;
+    const wireLinks = await this.view(this.wirePlace()).links();
+    const port = wireLinks.find((l) => l.ifindex === nic.link_index && l.master);
+    return port ? this.fabricLink(port.master!) : undefined;
+  }
+
+  private fabricLink(bridge: string): Promise<Segment> {
+    const key = `wire ${bridge}`;
+    let s = this.segments.get(key);
+    if (!s) {
+      s = (async () => {
+        const wire = this.wirePlace();
+        const wireLinks = await this.view(wire).links();
+        const ports = wireLinks.filter((l) => l.master === bridge);
+        const members: Member[] = [];
+        for (const n of this.nodes) {
+          const place = this.nodePlace(n);
+          const v = this.view(place);
+          // A fabric NIC is a veth of its own (no master, not the management eth0) whose peer
+          // is a port of this bridge: pod veths hang off cairn0, so their indexes cannot mislead.
+          for (const nic of await v.links()) {
+            if (nic.ifname === 'eth0' || nic.master || nic.link_index === undefined) continue;
+            const port = ports.find((l) => l.ifindex === nic.link_index);
+            if (!port) continue;
+            members.push({ place, dev: nic.ifname, mac: nic.address ?? '', addrs: inet((await v.addrs()).find((a) => a.ifname === nic.ifname)), isBridge: false, port: port.ifname });
+          }
+        }
+        return { name: `fabric link ${bridge}`, bridgePlace: wire, bridge, members };
+      })();
+      this.segments.set(key, s);
+    }
+    return s;
   }
 
   private podSegment(node: NodeInfo): Promise<Segment> {

@@ -9,13 +9,16 @@
 // and between namespaces: a veth to its peer, a bridge by its FDB (a frame to the bridge's own
 // MAC goes up to the bridge's namespace; any other is bridged, through the ip hooks when
 // bridge-nf-call-iptables is on), a VXLAN device by its neighbour and FDB entries to the remote
-// VTEP, the outer packet then sent by the node like any other.
+// VTEP, the outer packet then sent by the node like any other. On a `cairn up --fabric` cluster
+// (EVPN) the VXLAN device is a port of cairn0: the bridge's FDB hands it the frame for a remote
+// gateway's MAC, and at the far end it decapsulates into that node's cairn0.
 //
 // Netfilter details that decide what the ruleset sees:
 //   - a frame entering a bridge port with br_netfilter on meets prerouting with iifname = the
 //     port (the pod's host-side veth); forward then sees iifname = oifname = the bridge;
 //   - the packet's nominal source port stands for any ephemeral port (rules rarely look at it);
 //   - the trace is of the first packet of a new connection (ct state new): NAT chains run.
+import type { Neigh } from '../net/ip.js';
 import { type HookEnv, type HookName, type HookResult, evaluateHook } from './nft-eval.js';
 import { type Branch, type End, type Hop, type Leg, type TraceResult, type EndpointRef, packetView, placeRef } from './hops.js';
 import { TraceError } from './errors.js';
@@ -128,6 +131,10 @@ export class Tracer {
     const byIp = seg.members.find((m) => m.addrs.includes(nextHop));
     const target = byMac ?? byIp;
     if (!self) return this.end(w, 'dropped', at, `${dev} is not attached to ${seg.name}`);
+    if (!target && self.isBridge && neigh?.lladdr && !failed) {
+      const port = await this.vxlanPortFor(seg, neigh.lladdr);
+      if (port) return this.bridgeToTunnel(w, seg, port, pkt, nextHop, neigh);
+    }
     if (!target) {
       const why = failed ? `the neighbour entry for ${nextHop} on ${dev} is ${neigh!.state.join(',')}` : `no one on ${seg.name} has ${nextHop}`;
       return this.end(w, 'dropped', at, `${why}: ARP gets no answer`);
@@ -205,16 +212,54 @@ export class Tracer {
 
   // ---- VXLAN ----------------------------------------------------------------------------------
 
+  /** The VXLAN port of the bridge its FDB sends this MAC to (EVPN: zebra's extern_learn entries). */
+  private async vxlanPortFor(seg: Segment, mac: string): Promise<string | undefined> {
+    const view = this.topo.view(seg.bridgePlace);
+    const entry = (await view.bridgeFdb(seg.bridge)).find((f) => f.mac === mac && f.master === seg.bridge && !f.flags.includes('self'));
+    if (!entry?.ifname) return undefined;
+    return (await view.link(entry.ifname))?.linkinfo?.info_kind === 'vxlan' ? entry.ifname : undefined;
+  }
+
+  /**
+   * EVPN (`cairn up --fabric`): the next hop is a remote node's gateway, stretched onto this
+   * bridge by the VXLAN port: the bridge's FDB sends its MAC to that port, whose own FDB entry
+   * names the remote VTEP.
+   */
+  private async bridgeToTunnel(w: Walk, seg: Segment, port: string, pkt: TracePacket, nextHop: string, neigh: Neigh): Promise<void> {
+    const at = seg.bridgePlace;
+    const mac = neigh.lladdr!;
+    const owner = await this.topo.nodeWithBridgeMac(mac);
+    const state = neigh.state.join(',') || 'cached';
+    this.push(w, at, pkt, {
+      kind: 'neighbour',
+      dev: seg.bridge,
+      ip: nextHop,
+      mac,
+      state,
+      owner: owner ? { ...placeRef(owner.place), dev: owner.dev } : { ...placeRef(at), dev: port },
+      summary: `${nextHop} on ${seg.bridge} is ${mac}, ${owner ? where(owner) : `behind ${port}`} (neighbour ${state})`,
+    });
+    const entry = (await this.topo.view(at).bridgeFdb(seg.bridge)).find((f) => f.mac === mac && f.master === seg.bridge);
+    const learnt = entry?.flags.includes('extern_learn') ? ' (extern_learn: installed by FRR from EVPN)' : '';
+    this.push(w, at, pkt, { kind: 'bridge', bridge: seg.bridge, mac, decision: 'forward', port, summary: `${seg.bridge}: FDB: ${mac} on ${port}${learnt}` });
+    await this.encapsulateFrame(w, at, port, pkt, mac, `${port}: frame to ${mac}`);
+  }
+
   private async encapsulate(w: Walk, at: Place, dev: string, pkt: TracePacket, nextHop: string): Promise<void> {
-    const view = this.topo.view(at);
-    const link = (await view.link(dev))!;
-    const info = link.linkinfo?.info_data ?? {};
-    const neigh = (await view.neighs(dev)).find((n) => n.dst === nextHop);
+    const neigh = (await this.topo.view(at).neighs(dev)).find((n) => n.dst === nextHop);
     if (!neigh?.lladdr || neigh.state.includes('FAILED')) {
       return this.end(w, 'dropped', at, `no neighbour entry for ${nextHop} on ${dev}: the overlay has no VTEP MAC for that node (it programs them from the Node objects)`);
     }
-    const fdb = (await view.deviceFdb(dev)).find((f) => f.mac === neigh.lladdr && f.dst);
-    if (!fdb?.dst) return this.end(w, 'dropped', at, `no FDB entry on ${dev} for ${neigh.lladdr} (the VTEP of ${nextHop}): no remote address to send to`);
+    await this.encapsulateFrame(w, at, dev, pkt, neigh.lladdr, `${dev}: ${nextHop} is VTEP MAC ${neigh.lladdr} (neighbour ${neigh.state.join(',')})`, nextHop);
+  }
+
+  /** A frame to `innerMac` into the VXLAN device `dev`: its FDB entry for that MAC names the remote VTEP. */
+  private async encapsulateFrame(w: Walk, at: Place, dev: string, pkt: TracePacket, innerMac: string, how: string, nextHop?: string): Promise<void> {
+    const view = this.topo.view(at);
+    const link = (await view.link(dev))!;
+    const info = link.linkinfo?.info_data ?? {};
+    const fdb = (await view.deviceFdb(dev)).find((f) => f.mac === innerMac && f.dst);
+    if (!fdb?.dst) return this.end(w, 'dropped', at, `no FDB entry on ${dev} for ${innerMac}${nextHop ? ` (the VTEP of ${nextHop})` : ''}: no remote address to send to`);
     const vni = Number(info['id']);
     const dstport = Number(info['port'] ?? 4789);
     const local = typeof info['local'] === 'string' ? info['local'] : undefined;
@@ -227,24 +272,28 @@ export class Tracer {
       dport: dstport,
       mark: 0,
       ct: { state: 'new', status: 0, mark: 0, original: { saddr: local ?? '', daddr: fdb.dst, sport: pkt.sport, dport: dstport } },
-      inner: { packet: clonePacket(pkt), dstMac: neigh.lladdr, vni },
+      inner: { packet: clonePacket(pkt), dstMac: innerMac, vni },
     };
     if (!local) {
       const r = await this.route(w, at, outer, {}, 'send');
       if (!r?.prefsrc) return;
       outer.saddr = outer.ct.original.saddr = r.prefsrc;
     }
+    // The remote node is whichever node namespace holds the VTEP address.
+    const remote = await this.topo.placeOfAddress(fdb.dst);
+    const remoteNode = remote?.kind === 'node' ? remote.name : undefined;
     this.push(w, at, outer, {
       kind: 'vxlan-encap',
       dev,
       vni,
       localVtep: outer.saddr,
       remoteVtep: fdb.dst,
+      ...(remoteNode ? { remoteNode } : {}),
       dstport,
-      innerMac: neigh.lladdr,
-      fdb: `${neigh.lladdr} dst ${fdb.dst}`,
+      innerMac,
+      fdb: `${innerMac} dst ${fdb.dst}`,
       inner: packetView(pkt),
-      summary: `${dev}: ${nextHop} is VTEP MAC ${neigh.lladdr} (neighbour ${neigh.state.join(',')}), FDB ${neigh.lladdr} -> ${fdb.dst}: encapsulated in VXLAN VNI ${vni}, ${outer.saddr} -> ${fdb.dst} udp/${dstport}`,
+      summary: `${how}, FDB ${innerMac} -> ${fdb.dst}${nextHop || !remoteNode ? '' : ` (node ${remoteNode})`}: encapsulated in VXLAN VNI ${vni}, ${outer.saddr} -> ${fdb.dst} udp/${dstport}`,
     });
     await this.send(w, at, outer);
   }
@@ -254,9 +303,21 @@ export class Tracer {
     const links = await this.topo.view(at).links();
     const vx = links.find((l) => l.linkinfo?.info_kind === 'vxlan' && Number(l.linkinfo.info_data?.['id']) === inner.vni && Number(l.linkinfo.info_data?.['port'] ?? 4789) === outer.dport);
     if (!vx) return this.end(w, 'dropped', at, `no VXLAN device for VNI ${inner.vni} on udp/${outer.dport} here`);
+    if (vx.master) return this.decapsulateIntoBridge(w, at, vx.ifname, vx.master, outer);
     if (vx.address !== inner.dstMac) return this.end(w, 'dropped', at, `the inner frame is for MAC ${inner.dstMac}, but ${vx.ifname} is ${vx.address ?? '?'}: a stale VTEP MAC on the sender`);
     this.push(w, at, inner.packet, { kind: 'vxlan-decap', dev: vx.ifname, vni: inner.vni, summary: `${vx.ifname}: decapsulated (VNI ${inner.vni}, inner frame to ${vx.address})` });
     await this.receive(w, at, vx.ifname, inner.packet);
+  }
+
+  /** EVPN: the VXLAN device is a port of the pod bridge; the inner frame enters the bridge there. */
+  private async decapsulateIntoBridge(w: Walk, at: Place, dev: string, bridge: string, outer: TracePacket): Promise<void> {
+    const inner = outer.inner!;
+    const seg = await this.topo.segmentOf(at, bridge);
+    if (!seg) return this.end(w, 'dropped', at, `${dev} is a port of ${bridge}, which is not one of the cluster's bridges`);
+    this.push(w, at, inner.packet, { kind: 'vxlan-decap', dev, vni: inner.vni, summary: `${dev}: decapsulated (VNI ${inner.vni}, inner frame to ${inner.dstMac}), into ${bridge} as its port` });
+    const target = seg.members.find((m) => m.mac === inner.dstMac);
+    if (!target) return this.end(w, 'dropped', at, `the inner frame is for MAC ${inner.dstMac}, which nobody on ${seg.name} has: a stale MAC on the sender`);
+    await this.bridgeIn(w, seg, dev, target, inner.packet);
   }
 
   // ---- decisions ------------------------------------------------------------------------------
