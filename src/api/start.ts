@@ -34,6 +34,7 @@ import type { ApiHandler } from './types.js';
 import { AuditLog, type AuditLevel } from './audit.js';
 import { AccessControl } from './authz/access.js';
 import { bootstrapRbac } from './authz/bootstrap-policy.js';
+import { bootstrapCrds } from './bootstrap-crds.js';
 import { rbacEscalationAdmission } from './authz/escalation.js';
 import { serviceAccountAdmission } from './admission/service-account.js';
 import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
@@ -175,6 +176,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     await api.namespaces.start();
     const advertiseIP = (cfg.advertise ?? []).find((a) => isIP(a) === 4) ?? (isIP(clientHost) === 4 ? clientHost : '127.0.0.1');
     await bootstrapKubernetesService(api, { ip: advertiseIP, port: addr.port }, KUBERNETES_SERVICE_IP);
+    await bootstrapCrds(api);
     crds = new CrdServing(api, log.child('crd'));
     await crds.start();
     const ctrlLog = log.child('controllers');
