@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client, HttpsTransport } from '../client/index.js';
-import { conditionOf, isPodTerminal, NODES, nodeSpec, nodeStatus, PODS, podNodeName } from '../controllers/util/nodes.js';
+import { conditionOf, isNodeReady, isPodTerminal, NODES, nodeSpec, nodeStatus, PODS, podNodeName } from '../controllers/util/nodes.js';
 import { probeDns } from '../dns/probe.js';
 import { ClusterError } from './errors.js';
 import { checkHealth, type HealthResult } from './health.js';
@@ -87,7 +87,7 @@ export async function clusterStatus(dataDirIn: string): Promise<ClusterStatus> {
       const st = nodeStatus(node);
       return {
         name,
-        ready: conditionOf(node, 'Ready')?.status === 'True' ? 'Ready' : 'NotReady',
+        ready: isNodeReady(node) ? 'Ready' : 'NotReady',
         pods: counts.get(name) ?? 0,
         maxPods: st.allocatable?.pods,
         internalIP: st.addresses?.find((a) => a.type === 'InternalIP')?.address,

@@ -5,16 +5,15 @@
  * agents never fight over the status (or repeat each other's events).
  */
 import type { Client } from '../client/index.js';
-import { conditionOf, nodeStatus } from '../controllers/util/nodes.js';
+import { isNodeReady, nodeStatus } from '../controllers/util/nodes.js';
 import type { KubeObject } from '../util/object.js';
 import { INGRESSES, type Ingress, type LoadBalancerIngress } from './ingress-api.js';
 
-const isReady = (n: KubeObject) => conditionOf(n, 'Ready')?.status === 'True';
 
 /** The node that writes status and events: the lowest-named Ready node. */
 export function speakerNode(nodes: readonly KubeObject[]): string | undefined {
   return nodes
-    .filter(isReady)
+    .filter(isNodeReady)
     .map((n) => n.metadata.name ?? '')
     .sort()[0];
 }
@@ -22,7 +21,7 @@ export function speakerNode(nodes: readonly KubeObject[]): string | undefined {
 /** The InternalIPs of the Ready nodes, sorted. */
 export function readyNodeAddresses(nodes: readonly KubeObject[]): string[] {
   return nodes
-    .filter(isReady)
+    .filter(isNodeReady)
     .map((n) => nodeStatus(n).addresses?.find((a) => a.type === 'InternalIP')?.address)
     .filter((ip): ip is string => !!ip)
     .sort();

@@ -10,6 +10,7 @@ import type { Logger } from '../client/index.js';
 import { cidrContains, type Ip, parseCidr } from '../net/ip.js';
 import { isIPv4 } from '../registry/validation.js';
 import type { KubeObject } from '../util/object.js';
+import { isNodeReady } from '../controllers/util/nodes.js';
 import { serviceEndpoints } from './endpoints.js';
 import { announceAddress } from './gratuitous-arp.js';
 import { loadBalancerVIPs, serviceKey } from './service-ports.js';
@@ -17,18 +18,14 @@ import { loadBalancerVIPs, serviceKey } from './service-ports.js';
 /** Upstream's label for nodes that must not carry load balancer traffic. */
 export const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
-interface NodeView {
-  metadata: { name?: string; labels?: Record<string, string> };
-  status?: { conditions?: { type?: string; status?: string }[] };
-}
 interface ServiceView {
   spec?: { externalTrafficPolicy?: string };
 }
 
 /** The nodes that may announce, by name. */
 export function eligibleNodes(nodes: readonly KubeObject[]): string[] {
-  return (nodes as unknown as NodeView[])
-    .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && n.metadata.labels?.[EXCLUDE_LABEL] === undefined)
+  return nodes
+    .filter((n) => isNodeReady(n) && n.metadata.labels?.[EXCLUDE_LABEL] === undefined)
     .map((n) => n.metadata.name ?? '')
     .sort();
 }

@@ -6,7 +6,7 @@
  */
 import { parseQuantity } from '../registry/validation.js';
 import type { KubeObject } from '../util/object.js';
-import { conditionOf, nodeSpec, type Taint } from '../controllers/util/nodes.js';
+import { conditionOf, isNodeReady, nodeSpec, type Taint } from '../controllers/util/nodes.js';
 import type { PodInfo } from './pod-info.js';
 
 export class NodeInfo {
@@ -37,7 +37,7 @@ export class NodeInfo {
     const spec = nodeSpec(node);
     this.taints = spec.taints ?? [];
     this.unschedulable = !!spec.unschedulable;
-    this.ready = conditionOf(node, 'Ready')?.status === 'True';
+    this.ready = isNodeReady(node);
     const alloc = ((node.status as { allocatable?: Record<string, unknown> } | undefined)?.allocatable ?? {}) as Record<string, unknown>;
     const q = (n: string) => {
       const v = parseQuantity(alloc[n]);

@@ -1,3 +1,5 @@
+import { ToolError } from '../net/exec.js';
+
 /**
  * Failures of a storage driver call, typed by the gRPC status codes CSI uses, so the control
  * loops can tell a final error (InvalidArgument) from one worth rescheduling (ResourceExhausted
@@ -26,17 +28,7 @@ export class StorageError extends Error {
 }
 
 /** A failure of a program the storage code runs (losetup, mkfs, resize2fs, ...), with its stderr. */
-export class StorageToolError extends Error {
-  override name = 'StorageToolError';
-  constructor(
-    message: string,
-    readonly argv: readonly string[],
-    readonly stderr: string,
-    readonly exitCode: number | null,
-  ) {
-    super(message);
-  }
-}
+export class StorageToolError extends ToolError {}
 
 /** Internal unless it already is a StorageError: what a driver throws out of a call. */
 export function asStorageError(e: unknown): StorageError {

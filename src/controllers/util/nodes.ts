@@ -55,6 +55,9 @@ export function conditionOf(obj: KubeObject, type: string): Condition | undefine
   return ((obj.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === type);
 }
 
+/** The node's Ready condition is True. */
+export const isNodeReady = (n: KubeObject) => conditionOf(n, 'Ready')?.status === 'True';
+
 export const rfc3339 = (d: Date | number = new Date()) => new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
 export const microTime = (d: Date | number = new Date()) => new Date(d).toISOString().replace('Z', '000Z');
 
