@@ -7,6 +7,7 @@ import type { ResourceRef } from '../client/index.js';
 import type { LabelSelector } from '../kinds/label-selector.js';
 import type { NodeSelectorTerm } from '../controllers/util/node-fit.js';
 import type { KubeObject } from '../util/object.js';
+import type { Condition } from '../controllers/util/nodes.js';
 
 export const PVS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' };
 export const PVCS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' };
@@ -66,14 +67,8 @@ export interface PVCSpec {
   resources?: { requests?: Record<string, unknown> };
 }
 
-export interface PVCCondition {
-  type: string;
-  status: string;
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
+/** A claim's condition (Resizing, FileSystemResizePending, ...): the shape every object's conditions share. */
+export type PVCCondition = Condition;
 
 export interface PVCStatus {
   phase?: string;
