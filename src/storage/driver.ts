@@ -3,8 +3,9 @@
  * external CSI driver (over its gRPC socket) can take a built-in driver's place: the control
  * loops and the node agent only ever speak this interface.
  *
- * Controller side — CreateVolume, DeleteVolume, ControllerExpandVolume, GetCapacity (and, with
- * the snapshot work, CreateSnapshot/DeleteSnapshot beside them). A driver says where its
+ * Controller side — CreateVolume (empty, or from a snapshot or another volume: CSI's
+ * VolumeContentSource), DeleteVolume, ControllerExpandVolume, GetCapacity, CreateSnapshot and
+ * DeleteSnapshot. A driver says where its
  * controller calls must run: `cluster` (anywhere, e.g. Ceph) or `node` (on the node that holds
  * the volume: `cairn.io/local` creates a file on that node's disk), in which case the node's
  * agent runs the provisioner, resizer and capacity loops for the volumes of its own node — the
@@ -42,6 +43,28 @@ export interface CreateVolumeRequest {
   parameters: Record<string, string>;
   /** Where the volume must be reachable from (accessibility_requirements). */
   topology?: Topology;
+  /** Fill the new volume from a snapshot (restore) or another volume (clone). */
+  contentSource?: VolumeContentSource;
+}
+
+/** CSI VolumeContentSource: the snapshot or volume a new volume starts as a copy of. */
+export type VolumeContentSource = { snapshotId: string } | { volumeId: string };
+
+export interface CreateSnapshotRequest {
+  /** The idempotency key: the VolumeSnapshotContent name (`snapcontent-<snapshot uid>`). */
+  name: string;
+  sourceVolumeId: string;
+  /** The VolumeSnapshotClass parameters, without the `csi.storage.k8s.io/` ones. */
+  parameters: Record<string, string>;
+}
+
+export interface CreatedSnapshot {
+  snapshotId: string;
+  sourceVolumeId: string;
+  /** The size of the source at snapshot time: a restore needs at least this much. */
+  sizeBytes: number;
+  creationTime: Date;
+  readyToUse: boolean;
 }
 
 export interface CreatedVolume {
@@ -72,6 +95,10 @@ export interface ControllerService {
   deleteVolume(volumeId: string): Promise<void>;
   controllerExpandVolume(volumeId: string, capacityBytes: number, capability: VolumeCapability): Promise<ExpandResult>;
   getCapacity(parameters: Record<string, string>, topology?: Topology): Promise<Capacity>;
+  /** Absent when the driver cannot snapshot (CREATE_DELETE_SNAPSHOT not offered). */
+  createSnapshot?(req: CreateSnapshotRequest): Promise<CreatedSnapshot>;
+  /** Gone already is success. */
+  deleteSnapshot?(snapshotId: string): Promise<void>;
 }
 
 export interface NodeStageRequest {
