@@ -6,6 +6,6 @@ export * from './media.js';
 export { sha256 } from './digest.js';
 export { RegistryClient, type Progress, type RegistryClientOptions, type ResolvedImage } from './registry-client.js';
 export { readTar, writeTar, type TarEntry, type TarHeader, type TarWriteEntry } from './tar.js';
-export { applyLayer, cleanName, resolveInRoot } from './unpack.js';
+export { applyLayer, cleanName } from './unpack.js';
 export * from './store.js';
 export { importArchive, type ImportOptions } from './import.js';

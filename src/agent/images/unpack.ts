@@ -8,6 +8,7 @@
  */
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { resolveInRoot, SymlinkLoopError } from '../../util/path-in-root.js';
 import { LayerError } from './errors.js';
 import type { TarEntry } from './tar.js';
 
@@ -37,44 +38,14 @@ export function cleanName(name: string): string[] {
   return out;
 }
 
-/**
- * Resolves root-relative components to a host path, following symlinks of the *parent*
- * components inside the root (like securejoin): an absolute target is taken relative to the
- * root and `..` stops at the root. The last component is not followed.
- */
-export async function resolveInRoot(root: string, comps: string[], followLast = false): Promise<string> {
-  let resolved: string[] = [];
-  const queue = [...comps];
-  let links = 0;
-  while (queue.length) {
-    const c = queue.shift()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = [...resolved, c];
-    const isLast = queue.length === 0;
-    if (isLast && !followLast) {
-      resolved = candidate;
-      break;
-    }
-    const host = join(root, ...candidate);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
-      resolved = candidate;
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) throw new LayerError(`too many levels of symbolic links resolving "/${comps.join('/')}"`);
-      const target = await readlink(host);
-      if (target.startsWith('/')) resolved = [];
-      queue.unshift(...target.split('/'));
-    } else resolved = candidate;
+/** resolveInRoot with a symlink loop reported as a bad layer. */
+function parentInRoot(root: string, comps: string[]): string {
+  try {
+    return resolveInRoot(root, comps);
+  } catch (e) {
+    if (e instanceof SymlinkLoopError) throw new LayerError(e.message);
+    throw e;
   }
-  return join(root, ...resolved);
 }
 
 async function lstatOrNull(p: string) {
@@ -110,7 +81,7 @@ export async function applyLayer(root: string, entries: AsyncIterable<TarEntry>)
     }
     const base = comps[comps.length - 1];
     const parentComps = comps.slice(0, -1);
-    const parent = await resolveInRoot(root, parentComps, true);
+    const parent = parentInRoot(root, parentComps);
     if (base.startsWith(WH)) {
       if (base === OPAQUE) {
         await removeLower(parent, unpacked);
@@ -154,7 +125,7 @@ export async function applyLayer(root: string, entries: AsyncIterable<TarEntry>)
       case 'link': {
         const lcomps = cleanName(h.linkname);
         if (!lcomps.length) throw new LayerError(`refusing hardlink "${h.name}" to the root`);
-        const src = join(await resolveInRoot(root, lcomps.slice(0, -1), true), lcomps[lcomps.length - 1]);
+        const src = join(parentInRoot(root, lcomps.slice(0, -1)), lcomps[lcomps.length - 1]);
         const st = await lstatOrNull(src);
         if (!st) throw new LayerError(`hardlink "${h.name}" points at "${h.linkname}", which does not exist`);
         if (st.isDirectory()) throw new LayerError(`refusing hardlink "${h.name}" to a directory`);

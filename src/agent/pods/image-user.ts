@@ -12,8 +12,8 @@
  * /etc/passwd and /etc/group are looked up inside the rootfs with symlinks resolved within it
  * (an image's absolute symlink must not lead to the host's files).
  */
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolveInRoot } from '../../util/path-in-root.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -34,43 +34,11 @@ interface GroupEntry {
 }
 
 const NUMERIC = /^[0-9]+$/;
-const MAX_SYMLINKS = 40;
-
-/** The host path of `path` inside `root`, symlinks followed but never out of the root (securejoin). */
-function pathInRoot(root: string, path: string): string {
-  let resolved: string[] = [];
-  const queue = path.split('/');
-  let links = 0;
-  while (queue.length) {
-    const c = queue.shift()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = [...resolved, c];
-    let isLink = false;
-    try {
-      isLink = lstatSync(join(root, ...candidate)).isSymbolicLink();
-    } catch {
-      // Missing: the rest cannot resolve through symlinks either.
-    }
-    if (!isLink) {
-      resolved = candidate;
-      continue;
-    }
-    if (++links > MAX_SYMLINKS) throw new Error(`too many levels of symbolic links resolving ${path}`);
-    const target = readlinkSync(join(root, ...candidate));
-    if (target.startsWith('/')) resolved = [];
-    queue.unshift(...target.split('/'));
-  }
-  return join(root, ...resolved);
-}
 
 function readLines(root: string, path: string): string[][] {
   let text: string;
   try {
-    text = readFileSync(pathInRoot(root, path), 'utf8');
+    text = readFileSync(resolveInRoot(root, path), 'utf8');
   } catch {
     return [];
   }
