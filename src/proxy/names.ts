@@ -25,6 +25,9 @@ export const CHAIN = {
   nodePortEndpointsCheck: 'proxy-nodeport-endpoints-check',
   clusterIPsCheck: 'proxy-cluster-ips-check',
   reject: 'proxy-reject-chain',
+  filterPrerouting: 'proxy-filter-prerouting',
+  filterOutputPreDnat: 'proxy-filter-output-pre-dnat',
+  firewallCheck: 'proxy-firewall-check',
 } as const;
 
 export const MAP = {
@@ -32,6 +35,7 @@ export const MAP = {
   serviceNodePorts: 'service-nodeports',
   noEndpointServices: 'no-endpoint-services',
   noEndpointNodePorts: 'no-endpoint-nodeports',
+  firewallIPs: 'firewall-ips',
 } as const;
 
 export const SET = {
@@ -40,7 +44,7 @@ export const SET = {
 } as const;
 
 /** Chains made per Service port or endpoint (every other chain of the proxy is fixed). */
-export const PER_SERVICE_CHAIN = /^(service|external|endpoint)-/;
+export const PER_SERVICE_CHAIN = /^(service|external|firewall|endpoint)-/;
 /** The policy chains of a Service port (the ones with a numgen vmap). */
 export const SERVICE_CHAIN = /^service-/;
 /** Sets made per endpoint of a Service with ClientIP affinity. */
@@ -96,6 +100,11 @@ export function localChainName(p: PortIdentity): string {
 /** The Service port's chain for NodePort, LoadBalancer and external IP traffic. */
 export function externalChainName(p: PortIdentity): string {
   return build('external', portIdentity(p), [p.namespace, p.name, p.protocol, p.port]);
+}
+
+/** The Service port's chain that drops load balancer traffic from outside loadBalancerSourceRanges. */
+export function firewallChainName(p: PortIdentity): string {
+  return build('firewall', portIdentity(p), [p.namespace, p.name, p.protocol, p.port]);
 }
 
 const endpointIdentity = (p: PortIdentity, ip: string, port: number) => `${portIdentity(p)}__${ip}/${port}`;

@@ -17,15 +17,18 @@
  *   proxy-filter-{input,forward,output}: new connections to Services without endpoints are
  *       rejected (@no-endpoint-services / @no-endpoint-nodeports), to unknown ports of cluster
  *       IPs too (proxy-cluster-ips-check).
+ *   proxy-filter-prerouting / proxy-filter-output-pre-dnat → proxy-firewall-check (before DNAT):
+ *       ip daddr . meta l4proto . th dport vmap @firewall-ips
+ *   firewall-…: load balancer traffic from outside loadBalancerSourceRanges is dropped.
  *
  * Everything a Service needs is one ServiceRules value, so a change to a Service or its
  * endpoints is a diff of two such values (transaction.ts). Every rule carries a comment naming
  * the Service port and, where it leads to one, the endpoint (`cairn trace` prints them).
  */
-import { parseCidr } from '../net/ip.js';
+import { cidrContains, parseCidr } from '../net/ip.js';
 import { type ChainSpec, type MapSpec, type NftRule, type NftScript, type NftValue, nv, rule, type SetSpec, withComment } from '../net/nft.js';
 import { categorize, type Endpoint, portKey } from './endpoints.js';
-import { affinitySetName, CHAIN, endpointChainName, externalChainName, localChainName, MAP, SET, serviceChainName } from './names.js';
+import { affinitySetName, CHAIN, endpointChainName, externalChainName, firewallChainName, localChainName, MAP, SET, serviceChainName } from './names.js';
 import { externallyAccessible, type ServicePortInfo } from './service-ports.js';
 
 /** The packet mark that asks proxy-masquerading to masquerade (upstream's default bit 14). */
@@ -66,6 +69,8 @@ export const elementPayload = (e: ElementSpec) => `${e.value?.text ?? ''}|${e.co
 const note = (r: NftRule, text: string) => withComment(r, text.slice(0, 128));
 
 const FILTER_PRIORITY = -10;
+/** Before DNAT rewrites the load balancer IP (upstream's dstnat - 10). */
+const PRE_DNAT_FILTER_PRIORITY = -110;
 const BASE_CHAINS: ChainSpec[] = [
   { name: CHAIN.natPrerouting, base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' } },
   // nft accepts the name `dstnat` only at prerouting; at output it is spelled as its value.
@@ -74,8 +79,10 @@ const BASE_CHAINS: ChainSpec[] = [
   { name: CHAIN.filterInput, base: { type: 'filter', hook: 'input', priority: FILTER_PRIORITY } },
   { name: CHAIN.filterForward, base: { type: 'filter', hook: 'forward', priority: FILTER_PRIORITY } },
   { name: CHAIN.filterOutput, base: { type: 'filter', hook: 'output', priority: FILTER_PRIORITY } },
+  { name: CHAIN.filterPrerouting, base: { type: 'filter', hook: 'prerouting', priority: PRE_DNAT_FILTER_PRIORITY } },
+  { name: CHAIN.filterOutputPreDnat, base: { type: 'filter', hook: 'output', priority: PRE_DNAT_FILTER_PRIORITY } },
 ];
-const FIXED_CHAINS = [CHAIN.services, CHAIN.masquerading, CHAIN.markForMasquerade, CHAIN.serviceEndpointsCheck, CHAIN.nodePortEndpointsCheck, CHAIN.clusterIPsCheck, CHAIN.reject];
+const FIXED_CHAINS = [CHAIN.services, CHAIN.masquerading, CHAIN.markForMasquerade, CHAIN.serviceEndpointsCheck, CHAIN.nodePortEndpointsCheck, CHAIN.clusterIPsCheck, CHAIN.reject, CHAIN.firewallCheck];
 const VIP_KEY = 'ipv4_addr . inet_proto . inet_service';
 const PORT_KEY = 'inet_proto . inet_service';
 const MAPS: MapSpec[] = [
@@ -83,6 +90,7 @@ const MAPS: MapSpec[] = [
   { name: MAP.serviceNodePorts, type: PORT_KEY, valueType: 'verdict' },
   { name: MAP.noEndpointServices, type: VIP_KEY, valueType: 'verdict' },
   { name: MAP.noEndpointNodePorts, type: PORT_KEY, valueType: 'verdict' },
+  { name: MAP.firewallIPs, type: VIP_KEY, valueType: 'verdict' },
 ];
 const SETS: SetSpec[] = [
   { name: SET.clusterIPs, type: 'ipv4_addr' },
@@ -116,6 +124,9 @@ function fixedRules(cfg: RulesetConfig): [string, NftRule][] {
     [CHAIN.serviceEndpointsCheck, note(rule`ip daddr . meta l4proto . th dport vmap ${nv.set(MAP.noEndpointServices)}`, 'services without endpoints')],
     [CHAIN.nodePortEndpointsCheck, note(rule`ip daddr ${nv.set(SET.nodePortIPs)} meta l4proto . th dport vmap ${nv.set(MAP.noEndpointNodePorts)}`, 'node ports without endpoints')],
     [CHAIN.clusterIPsCheck, note(rule`ip daddr ${nv.set(SET.clusterIPs)} goto ${nv.chain(CHAIN.reject)}`, 'unknown port of a cluster IP')],
+    [CHAIN.filterPrerouting, newConn(CHAIN.firewallCheck, 'load balancer source ranges')],
+    [CHAIN.filterOutputPreDnat, newConn(CHAIN.firewallCheck, 'load balancer source ranges')],
+    [CHAIN.firewallCheck, note(rule`ip daddr . meta l4proto . th dport vmap ${nv.set(MAP.firewallIPs)}`, 'load balancer source ranges')],
     [CHAIN.reject, note(rule`meta l4proto tcp reject with tcp reset`, 'no endpoints: tcp reset')],
     [CHAIN.reject, note(rule`reject`, 'no endpoints: icmp port unreachable')],
   ];
@@ -142,8 +153,29 @@ export const CONTAINER_KIND: Record<string, 'set' | 'map'> = Object.fromEntries(
 export function renderService(ports: readonly ServicePortInfo[], endpoints: ReadonlyMap<string, Endpoint[]>, cfg: RulesetConfig): ServiceRules {
   const out: ServiceRules = { chains: new Map(), affinitySets: new Map(), elements: new Map() };
   const cidr = parseCidr(cfg.clusterCidr, true);
-  for (const p of ports) renderPort(out, p, endpoints.get(portKey(p.portName, p.protocol)) ?? [], `${cidr.network}/${cidr.prefix}`);
+  for (const p of ports) {
+    renderPort(out, p, endpoints.get(portKey(p.portName, p.protocol)) ?? [], `${cidr.network}/${cidr.prefix}`);
+    renderFirewall(out, p, cfg);
+  }
   return out;
+}
+
+/**
+ * loadBalancerSourceRanges, as upstream: only the load balancer IPs are filtered (node ports and
+ * the cluster IP are not), and when the node's own address is in a range the node may also reach
+ * the VIPs, whose source is then the VIP itself.
+ */
+function renderFirewall(out: ServiceRules, p: ServicePortInfo, cfg: RulesetConfig): void {
+  if (!p.sourceRanges.length || !p.loadBalancerIPs.length) return;
+  const ranges = p.sourceRanges.map((r) => parseCidr(r, true));
+  const allowFromNode = cfg.nodeIPs.some((ip) => ranges.some((r) => cidrContains(r, ip)));
+  const sources = [...p.sourceRanges.map((r) => nv.cidr(r)), ...(allowFromNode ? p.loadBalancerIPs.map((ip) => nv.ip(ip)) : [])];
+  const chain = firewallChainName(p);
+  out.chains.set(chain, [note(rule`ip saddr != ${nv.anon(sources)} drop`, `${p.label} load balancer source ranges`)]);
+  for (const ip of p.loadBalancerIPs) {
+    const key = [nv.ip(ip), nv.proto(p.protocol), nv.port(p.port)];
+    out.elements.set(elementId({ container: MAP.firewallIPs, key }), { container: MAP.firewallIPs, key, value: nv.verdict({ goto: chain }), comment: `${p.label} load balancer IP` });
+  }
 }
 
 function renderPort(out: ServiceRules, p: ServicePortInfo, eps: Endpoint[], podNet: string): void {

@@ -6,6 +6,7 @@
  * through but that makes no sense to the proxy) throws InvalidServiceError, so the caller skips
  * that Service alone and says why.
  */
+import { parseCidr } from '../net/ip.js';
 import { isIPv4 as isIPv4Text, isIPv6 as isIPv6Text } from '../registry/validation.js';
 import type { KubeObject } from '../util/object.js';
 import type { PortIdentity } from './names.js';
@@ -28,6 +29,8 @@ export interface ServicePortInfo extends PortIdentity {
   /** status.loadBalancer.ingress IPs in VIP mode. */
   loadBalancerIPs: string[];
   externalIPs: string[];
+  /** loadBalancerSourceRanges (IPv4, LoadBalancer Services only): who may reach the LB IPs. */
+  sourceRanges: string[];
   /** internalTrafficPolicy Local. */
   internalLocal: boolean;
   /** externalTrafficPolicy Local (only for NodePort and LoadBalancer Services). */
@@ -44,6 +47,7 @@ interface ServiceSpecView {
   clusterIPs?: string[];
   ports?: { name?: string; port?: unknown; protocol?: string; nodePort?: unknown }[];
   externalIPs?: string[];
+  loadBalancerSourceRanges?: string[];
   externalTrafficPolicy?: string;
   internalTrafficPolicy?: string;
   sessionAffinity?: string;
@@ -98,6 +102,21 @@ export function servicePorts(svc: KubeObject): ServicePortInfo[] {
     else if (!isIPv6(ip)) throw new InvalidServiceError(`load balancer ingress IP ${JSON.stringify(ip)} is not an IP address`);
   }
 
+  // Upstream ignores the ranges on other types, tolerates spaces around each and host bits.
+  const sourceRanges: string[] = [];
+  if (spec.type === 'LoadBalancer') {
+    for (const r of spec.loadBalancerSourceRanges ?? []) {
+      const range = String(r).trim();
+      if (isIPv6(range.split('/')[0])) continue;
+      try {
+        const c = parseCidr(range, false);
+        sourceRanges.push(`${c.network}/${c.prefix}`);
+      } catch {
+        throw new InvalidServiceError(`loadBalancerSourceRanges entry ${JSON.stringify(r)} is not an IP range`);
+      }
+    }
+  }
+
   let affinitySeconds = 0;
   if (spec.sessionAffinity === 'ClientIP') {
     const t = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS;
@@ -122,6 +141,7 @@ export function servicePorts(svc: KubeObject): ServicePortInfo[] {
       nodePort: port(p.nodePort, `ports[${i}].nodePort`, true),
       loadBalancerIPs: [...loadBalancerIPs],
       externalIPs: externalIPs.filter(isIPv4),
+      sourceRanges: [...sourceRanges],
       internalLocal: spec.internalTrafficPolicy === 'Local',
       externalLocal: externallyVisible && spec.externalTrafficPolicy === 'Local',
       affinitySeconds,

@@ -2,7 +2,7 @@
  * Services through the node agents' proxy (kube-proxy's nftables mode), end to end on one
  * `cairn up` cluster of two nodes with the real kubectl and busybox pods: ClusterIP to pods on
  * both nodes and an endpoint change, Service environment variables, NodePort from the host to
- * every node's address, a LoadBalancer IP from the host, externalTrafficPolicy Local (client IP
+ * every node's address, a LoadBalancer IP from the host (and its loadBalancerSourceRanges), externalTrafficPolicy Local (client IP
  * kept, dropped on a node without endpoints) against Cluster, internalTrafficPolicy Local,
  * sessionAffinity ClientIP, multi-port with named target ports, hairpin, a selector-less Service
  * with manual Endpoints, reject without endpoints, UDP with the conntrack flush on an endpoint
@@ -237,6 +237,22 @@ describe('Services through the node proxy', { concurrency: 3 }, () => {
     const holders: number[] = [];
     for (const n of [1, 2] as const) if ((await nodeAddrs(n)).includes(`${lbIP}/32`)) holders.push(n);
     assert.deepEqual(holders, [1]);
+
+    // loadBalancerSourceRanges without the host: the LB IP drops it, the node port still answers.
+    const ranges = (list: string[]) => cluster.ok(['patch', 'service', '-n', ns, 'web', '--type', 'merge', '-p', JSON.stringify({ spec: { loadBalancerSourceRanges: list } })]);
+    await ranges(['192.0.2.0/24']);
+    await waitFor(`${lbIP} to drop the host`, async () => {
+      const err = await hostGet(`http://${lbIP}/`, 1000).then(
+        () => null,
+        (e: NodeJS.ErrnoException) => e,
+      );
+      assert.equal(err?.code, 'ETIMEDOUT', `expected a drop (timeout), got ${err ? err.message : 'an answer'}`);
+    });
+    assert.match(await hostGet(`http://${nodeIP(1)}:${nodePort}/`), /^web-[ab]$/);
+    // The host's bridge address in range: through again.
+    await ranges([`${cluster.underlayPrefix}.1/32`]);
+    await waitFor(`${lbIP} to answer the host again`, async () => assert.match(await hostGet(`http://${lbIP}/`), /^web-[ab]$/));
+
     await cluster.ok(['delete', 'service', '-n', ns, 'web']);
     await waitFor('the load balancer IP to be released', async () => assert.ok(!(await nodeAddrs(1)).includes(`${lbIP}/32`)));
   });

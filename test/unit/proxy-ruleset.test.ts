@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serviceEndpoints } from '../../src/proxy/endpoints.js';
-import { endpointChainName, externalChainName, localChainName, serviceChainName } from '../../src/proxy/names.js';
+import { endpointChainName, externalChainName, firewallChainName, localChainName, serviceChainName } from '../../src/proxy/names.js';
 import { renderService, type ServiceRules } from '../../src/proxy/ruleset.js';
 import { InvalidServiceError, servicePorts } from '../../src/proxy/service-ports.js';
 import type { KubeObject } from '../../src/util/object.js';
@@ -142,4 +142,22 @@ test('Services the proxy cannot program are refused with a reason', () => {
     [{ clusterIP: '10.96.0.5', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } }, ports: [{ port: 80 }] }, /timeoutSeconds 0/],
   ];
   for (const [spec, msg] of bad) assert.throws(() => servicePorts(svc('bad', spec)), (e: Error) => e instanceof InvalidServiceError && msg.test(e.message), JSON.stringify(spec));
+});
+
+test('loadBalancerSourceRanges: the LB IP goes through a firewall chain that drops other sources; node ports do not', () => {
+  const fw = firewallChainName(web);
+  const r = render(with0(WEB, { loadBalancerSourceRanges: [' 192.168.7.9/24', '2001:db8::/32'] }), [WEB_SLICE]);
+  assert.ok(elements(r).includes(`firewall-ips 172.20.0.230 . tcp . 80 => goto ${fw}`));
+  assert.equal(elements(r).filter((e) => e.startsWith('firewall-ips')).length, 1);
+  // Host bits cleared, IPv6 ranges left to the IPv6 proxy, the node's address not in range.
+  assert.deepEqual(rules(r, fw), ['ip saddr != { 192.168.7.0/24 } drop']);
+  // The node's own address in range: the VIP itself (the node's source for a local VIP) too.
+  const fromNode = render(with0(WEB, { loadBalancerSourceRanges: ['172.20.0.0/24'] }), [WEB_SLICE]);
+  assert.deepEqual(rules(fromNode, fw), ['ip saddr != { 172.20.0.0/24, 172.20.0.230 } drop']);
+});
+
+test('loadBalancerSourceRanges are ignored on other Service types and refused when not ranges', () => {
+  const nodePort = render(with0(WEB, { type: 'NodePort', loadBalancerSourceRanges: ['10.0.0.0/8'] }), [WEB_SLICE]);
+  assert.equal(nodePort.chains.has(firewallChainName(web)), false);
+  assert.throws(() => servicePorts(with0(WEB, { loadBalancerSourceRanges: ['not-a-range'] })), InvalidServiceError);
 });
