@@ -259,6 +259,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     underlayDev: cfg.underlayDev,
     podCidr,
     clusterCidr: cfg.clusterCIDR,
+    serviceCidr: cfg.serviceCIDR,
     bridge: BRIDGE,
     gateway: nodeNet.overlay.gateway,
     dataDir: cfg.dataDir,

@@ -25,6 +25,8 @@ export interface AgentConfig {
   cgroupRoot: string;
   /** The pod network, of which this node's podCIDR is a /24 (the overlay routes the rest). */
   clusterCIDR: string;
+  /** The Service network (cluster IPs): traffic to an address in it that no Service has is dropped. */
+  serviceCIDR: string;
   /**
    * How pods reach other nodes' pods: `vxlan`, the agent programs every remote node's VTEP; or
    * `evpn`, FRR running on the node does it from EVPN routes (`cairn up --fabric`).

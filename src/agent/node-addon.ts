@@ -28,6 +28,7 @@ export interface NodeAddonContext {
   /** This node's pod /24, the cluster's pod network, the pod bridge and its gateway address. */
   podCidr: string;
   clusterCidr: string;
+  serviceCidr: string;
   bridge: string;
   gateway: string;
   /** The agent's data dir (a part keeps files under DATA/<part>/). */

@@ -81,7 +81,7 @@ export class Proxier {
   private onAttempt?: () => void;
 
   constructor(private readonly o: ProxierOptions) {
-    this.cfg = { clusterCidr: o.clusterCidr, nodeIPs: o.nodeIPs };
+    this.cfg = { clusterCidr: o.clusterCidr, serviceCidr: o.serviceCidr, nodeIPs: o.nodeIPs };
     this.runner = new SyncRunner(() => this.sync(), o.minSyncIntervalMs ?? MIN_SYNC_INTERVAL_MS);
   }
 

@@ -16,7 +16,8 @@
  *   proxy-nat-postrouting → proxy-masquerading: marked packets are masqueraded (fully random)
  *   proxy-filter-{input,forward,output}: new connections to Services without endpoints are
  *       rejected (@no-endpoint-services / @no-endpoint-nodeports), to unknown ports of cluster
- *       IPs too (proxy-cluster-ips-check).
+ *       IPs too (proxy-cluster-ips-check), and to addresses of the Service network that no
+ *       Service holds are dropped.
  *   proxy-filter-prerouting / proxy-filter-output-pre-dnat → proxy-firewall-check (before DNAT):
  *       ip daddr . meta l4proto . th dport vmap @firewall-ips
  *   firewall-…: load balancer traffic from outside loadBalancerSourceRanges is dropped.
@@ -56,6 +57,8 @@ export interface ServiceRules {
 export interface RulesetConfig {
   /** The cluster's pod network: traffic from elsewhere to cluster IPs is masqueraded. */
   clusterCidr: string;
+  /** The Service network: traffic to an address in it that no Service holds is dropped. */
+  serviceCidr?: string;
   /** The addresses that accept NodePort traffic (the node's InternalIP). */
   nodeIPs: string[];
 }
@@ -101,6 +104,7 @@ const SETS: SetSpec[] = [
 function fixedRules(cfg: RulesetConfig): [string, NftRule][] {
   const cidr = parseCidr(cfg.clusterCidr, true);
   const podNet = nv.cidr(`${cidr.network}/${cidr.prefix}`);
+  const serviceNet = cfg.serviceCidr ? parseCidr(cfg.serviceCidr, false) : undefined;
   const mark = nv.int(MASQUERADE_MARK);
   const jump = (chain: string) => nv.verdict({ jump: chain });
   const newConn = (chain: string, what: string): NftRule => note(rule`ct state new ${jump(chain)}`, what);
@@ -124,6 +128,8 @@ function fixedRules(cfg: RulesetConfig): [string, NftRule][] {
     [CHAIN.serviceEndpointsCheck, note(rule`ip daddr . meta l4proto . th dport vmap ${nv.set(MAP.noEndpointServices)}`, 'services without endpoints')],
     [CHAIN.nodePortEndpointsCheck, note(rule`ip daddr ${nv.set(SET.nodePortIPs)} meta l4proto . th dport vmap ${nv.set(MAP.noEndpointNodePorts)}`, 'node ports without endpoints')],
     [CHAIN.clusterIPsCheck, note(rule`ip daddr ${nv.set(SET.clusterIPs)} goto ${nv.chain(CHAIN.reject)}`, 'unknown port of a cluster IP')],
+    // Else it would follow the default route off the node, as upstream says.
+    ...(serviceNet ? [[CHAIN.clusterIPsCheck, note(rule`ip daddr ${nv.cidr(`${serviceNet.network}/${serviceNet.prefix}`)} drop`, 'unallocated cluster IP')] as [string, NftRule]] : []),
     [CHAIN.filterPrerouting, newConn(CHAIN.firewallCheck, 'load balancer source ranges')],
     [CHAIN.filterOutputPreDnat, newConn(CHAIN.firewallCheck, 'load balancer source ranges')],
     [CHAIN.firewallCheck, note(rule`ip daddr . meta l4proto . th dport vmap ${nv.set(MAP.firewallIPs)}`, 'load balancer source ranges')],

@@ -48,6 +48,7 @@ export class ServiceProxy implements NodeAddon {
       nodeName: ctx.nodeName,
       nodeIPs: [ctx.internalIP],
       clusterCidr: ctx.clusterCidr,
+      serviceCidr: ctx.serviceCidr,
       logger: ctx.logger,
       onProblem: (svc, reason, message) => recorder.event(svc, 'Warning', reason, message),
     });

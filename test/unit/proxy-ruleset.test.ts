@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serviceEndpoints } from '../../src/proxy/endpoints.js';
 import { endpointChainName, externalChainName, firewallChainName, localChainName, serviceChainName } from '../../src/proxy/names.js';
-import { renderService, type ServiceRules } from '../../src/proxy/ruleset.js';
+import { NftScript } from '../../src/net/nft.js';
+import { renderService, type ServiceRules, writeFixedRuleset } from '../../src/proxy/ruleset.js';
 import { InvalidServiceError, servicePorts } from '../../src/proxy/service-ports.js';
 import type { KubeObject } from '../../src/util/object.js';
 import { CFG, slice, svc, WEB, WEB_SLICE } from './proxy-fixtures.js';
@@ -160,4 +161,13 @@ test('loadBalancerSourceRanges are ignored on other Service types and refused wh
   const nodePort = render(with0(WEB, { type: 'NodePort', loadBalancerSourceRanges: ['10.0.0.0/8'] }), [WEB_SLICE]);
   assert.equal(nodePort.chains.has(firewallChainName(web)), false);
   assert.throws(() => servicePorts(with0(WEB, { loadBalancerSourceRanges: ['not-a-range'] })), InvalidServiceError);
+});
+
+test('the fixed ruleset drops addresses of the Service network that no Service holds, after rejecting unknown ports', () => {
+  const s = new NftScript('ip', 'cairn');
+  writeFixedRuleset(s, { ...CFG, serviceCidr: '10.96.0.0/12' });
+  const lines = s.text().split('\n').filter((l) => l.startsWith('add rule ip cairn proxy-cluster-ips-check '));
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /ip daddr @cluster-ips goto proxy-reject-chain/);
+  assert.match(lines[1]!, /ip daddr 10\.96\.0\.0\/12 drop comment "unallocated cluster IP"/);
 });

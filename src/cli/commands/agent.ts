@@ -75,6 +75,12 @@ export function parseAgentFlags(v: Values): AgentFlags {
   } catch (e) {
     throw new CliError(`--cluster-cidr wants an IPv4 CIDR of /24 or larger, got "${clusterCIDR}": ${(e as Error).message}`);
   }
+  const serviceCIDR = str(v, 'service-cidr') ?? '10.96.0.0/12';
+  try {
+    parseCidr(serviceCIDR);
+  } catch (e) {
+    throw new CliError(`--service-cidr wants an IPv4 CIDR, got "${serviceCIDR}": ${(e as Error).message}`);
+  }
   const dnsRaw = (v['cluster-dns'] as string[] | undefined) ?? ['10.96.0.10'];
   const clusterDNS = dnsRaw.flatMap((d) => d.split(',')).map((d) => ipv4(d.trim(), '--cluster-dns'));
   const clusterDomain = str(v, 'cluster-domain') ?? 'cluster.local';
@@ -101,6 +107,7 @@ export function parseAgentFlags(v: Values): AgentFlags {
     tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
     cgroupRoot,
     clusterCIDR,
+    serviceCIDR,
     overlay: overlay as OverlayMode,
     vtepIP: vtepIP === undefined ? undefined : ipv4(vtepIP, '--vtep-ip'),
     podMtu: podMtu === undefined ? undefined : wholeNumber(podMtu, '--pod-mtu', 68),
@@ -147,6 +154,7 @@ export const agentCommand: Command = {
     '  --tls-cert-file FILE       its certificate, with --tls-private-key-file FILE (default: DATA/pki/agent.crt, made once)',
     '  --cgroup-root PATH         cgroup parent of every pod (default /cairn)',
     '  --cluster-cidr CIDR        the pod network (default 10.244.0.0/16)',
+    '  --service-cidr CIDR        the Service network: unallocated addresses in it are dropped (default 10.96.0.0/12)',
     "  --overlay vxlan|evpn       how pods reach other nodes: vxlan (default) programs each remote node's VTEP,",
     '                             evpn leaves that to FRR running on the node (EVPN, advertise-all-vni)',
     '  --vtep-ip IP               the VXLAN source address (default: the internal IP)',
@@ -170,6 +178,7 @@ export const agentCommand: Command = {
     'tls-private-key-file': { type: 'string' },
     'cgroup-root': { type: 'string' },
     'cluster-cidr': { type: 'string' },
+    'service-cidr': { type: 'string' },
     overlay: { type: 'string' },
     'vtep-ip': { type: 'string' },
     'pod-mtu': { type: 'string' },
