@@ -210,3 +210,21 @@ test('quota and limit range', () => {
   ]);
   assert.deepEqual(lr.printer!.cells(item, now), ['x', '2024-05-01T11:00:00Z']);
 });
+
+test('claim data sources: dataSource and dataSourceRef mirrored at create, checked as upstream', () => {
+  const pvc = kind('PersistentVolumeClaim');
+  const base = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } };
+  const snap = { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 's1' };
+  const old = mk('PersistentVolumeClaim', { spec: { ...base, dataSource: snap } });
+  assert.deepEqual(create(pvc, old), []);
+  assert.deepEqual((old.spec as any).dataSourceRef, snap);
+  const clone = mk('PersistentVolumeClaim', { spec: { ...base, dataSourceRef: { kind: 'PersistentVolumeClaim', name: 'src' } } });
+  assert.deepEqual(create(pvc, clone), []);
+  assert.deepEqual((clone.spec as any).dataSource, { kind: 'PersistentVolumeClaim', name: 'src' });
+  assert.deepEqual(create(pvc, mk('PersistentVolumeClaim', { spec: { ...base, dataSource: { kind: 'Secret', name: 'x' } } })), [
+    "spec.dataSource.kind: Invalid value: \"Secret\": must be 'PersistentVolumeClaim' when referencing the default apiGroup",
+    "spec.dataSourceRef.kind: Invalid value: \"Secret\": must be 'PersistentVolumeClaim' when referencing the default apiGroup",
+  ]);
+  assert.deepEqual(create(pvc, mk('PersistentVolumeClaim', { spec: { ...base, dataSource: snap, dataSourceRef: { ...snap, name: 's2' } } })), ['spec.dataSource: Invalid value: null: must match dataSourceRef']);
+  assert.deepEqual(create(pvc, mk('PersistentVolumeClaim', { spec: { ...base, dataSourceRef: { apiGroup: 'x.io', kind: 'Thing' } } })), ['spec.dataSource.name: Required value', 'spec.dataSourceRef.name: Required value']);
+});

@@ -25,7 +25,42 @@ function validate(obj: KubeObject): FieldError[] {
   else errs.push(...validatePositiveQuantity(storage, storagePath));
   errs.push(...validateClassName(s.storageClassName, specPath.child('storageClassName')));
   errs.push(...validateVolumeMode(s.volumeMode, specPath.child('volumeMode')));
+  errs.push(...validateDataSources(s));
   return errs;
+}
+
+/** A data source reference: a name and a kind; in the core group only a claim (upstream's rule). */
+function validateSourceRef(ref: Obj | undefined, path: FieldPath): FieldError[] {
+  if (!ref) return [];
+  const errs: FieldError[] = [];
+  if (!asStr(ref.name)) errs.push(fieldErr.required(path.child('name')));
+  const kind = asStr(ref.kind);
+  if (!kind) errs.push(fieldErr.required(path.child('kind')));
+  else if (!asStr(ref.apiGroup) && kind !== 'PersistentVolumeClaim') errs.push(fieldErr.invalid(path.child('kind'), kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"));
+  return errs;
+}
+
+const sameRef = (a: Obj, b: Obj) => asStr(a.apiGroup) === asStr(b.apiGroup) && asStr(a.kind) === asStr(b.kind) && asStr(a.name) === asStr(b.name);
+
+function validateDataSources(s: Obj): FieldError[] {
+  const source = asObj(s.dataSource);
+  const ref = asObj(s.dataSourceRef);
+  const errs = [...validateSourceRef(source, specPath.child('dataSource')), ...validateSourceRef(ref, specPath.child('dataSourceRef'))];
+  if (source && ref && !sameRef(source, ref)) errs.push(fieldErr.invalid(specPath.child('dataSource'), null, 'must match dataSourceRef'));
+  return errs;
+}
+
+/**
+ * Upstream's NormalizeDataSources: a claim written with only dataSource gets the same
+ * dataSourceRef, and one written with only a (same-namespace) dataSourceRef gets the same
+ * dataSource, so old and new clients read the one source.
+ */
+function normalizeDataSources(s: Obj): void {
+  const source = asObj(s.dataSource);
+  const ref = asObj(s.dataSourceRef);
+  const copy = (r: Obj) => ({ ...(r.apiGroup !== undefined ? { apiGroup: r.apiGroup } : {}), kind: r.kind, name: r.name });
+  if (source && !ref) s.dataSourceRef = copy(source);
+  else if (ref && !source && !asStr(ref.namespace)) s.dataSource = copy(ref);
 }
 
 /**
@@ -100,6 +135,7 @@ export const persistentVolumeClaim: KindDefinition = {
   strategy: {
     defaults: (obj) => setDefault(ensureObj(obj, 'spec'), 'volumeMode', 'Filesystem'),
     prepareForCreate: (obj) => {
+      normalizeDataSources(ensureObj(obj, 'spec'));
       obj.status = { phase: 'Pending' };
       addFinalizer(obj, PVC_PROTECTION_FINALIZER);
     },
