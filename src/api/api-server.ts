@@ -25,6 +25,7 @@ import { type ActionSubresource, ActionSubresources } from './action-subresource
 import { isStream, onStreamEnd, type ApiRequest, type ApiResponse, type StreamResponse, type UserInfo } from './types.js';
 import { versionInfo } from './version.js';
 import { type VirtualResource, VirtualResources } from './virtual-resources.js';
+import { type ExtensionGroup, ExtensionGroups } from './extension-groups.js';
 import type { RequestAccess } from './authz/access.js';
 
 /** Serves /openapi/v3 documents; built by the schema layer. */
@@ -49,6 +50,8 @@ export interface ApiServerOptions {
   serviceCidr?: string;
   /** Create-only resources with no storage (access reviews), listed in discovery. */
   virtual?: VirtualResource[];
+  /** API groups served by code, like aggregated APIs (subresources.kubevirt.io). */
+  extensions?: ExtensionGroup[];
   /** Impersonation and authorization of every request (none: every authenticated user may do everything). */
   access?: RequestAccess;
   logger?: Logger;
@@ -67,6 +70,7 @@ export class ApiServer {
   readonly namespaces: NamespaceCache;
   private readonly actions: ActionSubresources;
   private readonly virtual: VirtualResources;
+  private readonly extensions: ExtensionGroups;
   private readonly access?: RequestAccess;
   private readonly openapi: OpenApiSource;
   private readonly store: Store;
@@ -81,6 +85,7 @@ export class ApiServer {
     this.store = opts.store;
     this.log = opts.logger ?? new Logger('apiserver');
     this.virtual = new VirtualResources(opts.virtual);
+    this.extensions = new ExtensionGroups(opts.extensions);
     this.access = opts.access;
     this.catalog = new KindCatalog([...opts.kinds, ...this.virtual.kinds()]);
     const getNamespace = (name: string) => this.namespaces.get(name);
@@ -130,6 +135,7 @@ export class ApiServer {
       if (this.access) req = { ...req, user: await this.access.admit(req, info) };
       const virtual = info.kind === 'resource' ? this.virtual.get(info) : undefined;
       if (virtual) res = await this.virtual.serve(virtual, req, info as ResourceRequest);
+      else if (info.kind === 'resource' && this.extensions.has(info.group)) res = await this.extensions.serve(this, req, info);
       else res = info.kind === 'resource' ? await this.resources.handle(req, info) : await this.nonResource(req);
     } catch (e) {
       res = this.errorResponse(e, req, info.kind === 'resource' ? info : undefined);
@@ -187,8 +193,12 @@ export class ApiServer {
       }
       case '/apis': {
         const agg = wantsAggregated(accept);
-        if (agg) return aggregatedResponse(aggregatedDiscovery(this.catalog, false, agg, this.actions), agg);
-        return { status: 200, body: apiGroupList(this.catalog) };
+        if (agg) {
+          const doc = aggregatedDiscovery(this.catalog, false, agg, this.actions);
+          return aggregatedResponse({ ...doc, items: [...doc.items, ...this.extensions.aggregatedItems()] }, agg);
+        }
+        const list = apiGroupList(this.catalog);
+        return { status: 200, body: { ...list, groups: [...list.groups, ...this.extensions.apiGroups()] } };
       }
       case '/api/v1':
         return { status: 200, body: apiResourceList(this.catalog, '', 'v1', this.actions) };
@@ -197,9 +207,11 @@ export class ApiServer {
     }
     const parts = path.split('/').filter(Boolean);
     if (parts[0] === 'apis' && parts.length === 2) {
-      const g = apiGroup(this.catalog, parts[1]);
+      const g = apiGroup(this.catalog, parts[1]) ?? this.extensions.apiGroup(parts[1]);
       if (g) return { status: 200, body: g };
     }
+    const extensionResources = parts[0] === 'apis' && parts.length === 3 ? this.extensions.resourceList(parts[1], parts[2]) : undefined;
+    if (extensionResources) return { status: 200, body: extensionResources };
     if (parts[0] === 'apis' && parts.length === 3 && this.catalog.kindsIn(parts[1], parts[2]).length)
       return { status: 200, body: apiResourceList(this.catalog, parts[1], parts[2], this.actions) };
     if (parts[0] === 'openapi' && parts[1] === 'v3' && parts.length > 2) {

@@ -42,6 +42,7 @@ import { pvcResizeAdmission } from './admission/pvc-resize.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
+import { kubevirtSubresources } from '../virt/api/subresource-api.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -137,6 +138,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         { resource: '/serviceaccounts', name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', handler: tokenRequestHandler(tokens, () => api.catalog) },
       ],
       virtual: reviewResources(authz),
+      extensions: [kubevirtSubresources],
       access: new AccessControl(authz),
       admission: [
         rbacEscalationAdmission(() => authz),

@@ -10,6 +10,8 @@
  * - StorageClass `local`: the default class, `cairn.io/local` volumes on the nodes' disks
  *   (WaitForFirstConsumer, expandable), and the CSIDriver of its driver with storageCapacity, so
  *   the scheduler places claims by the capacity each node's agent publishes.
+ * - The common cluster instancetypes (u1.*, o1.*, cx1.*, m1.*) and preferences (fedora,
+ *   ubuntu, windows.11, ...) that KubeVirt manifests name.
  */
 import type { Client, ResourceRef } from '../client/index.js';
 import { ENDPOINTS, SERVICES } from '../controllers/util/service-endpoints.js';
@@ -18,6 +20,7 @@ import { cairnIngressClass } from '../ingress/ingress-class.js';
 import type { KubeObject } from '../util/object.js';
 import { CSI_DRIVERS, STORAGE_CLASSES } from '../storage/api.js';
 import { DEFAULT_LOCAL_CLASS, LOCAL_DRIVER_NAME, LOCAL_PROVISIONER } from '../storage/names.js';
+import { COMMON_INSTANCETYPE_OBJECTS } from '../virt/api/common-instancetypes.js';
 import type { ClusterLayout } from './layout.js';
 
 /** The cluster DNS address every agent writes into pods' resolv.conf (the agent's --cluster-dns default). */
@@ -82,4 +85,5 @@ export async function ensureSystemObjects(client: Client, layout: ClusterLayout)
   await apply(client, INGRESS_CLASSES, cairnIngressClass());
   await apply(client, CSI_DRIVERS, localCsiDriver());
   await apply(client, STORAGE_CLASSES, localStorageClass());
+  await Promise.all(COMMON_INSTANCETYPE_OBJECTS.map(({ ref, obj }) => apply(client, ref, obj)));
 }

@@ -9,6 +9,7 @@
  *   the dependents and then the finalizer.
  * Keys are object UIDs; every decision is re-checked against the API before acting.
  */
+import { setMaxListeners } from 'node:events';
 import { ApiDiscovery, discoverResources, finalStateOf, type Informer, isConflict, isNotFound, type ResourceRef, WorkQueue, runController } from '../client/index.js';
 import type { KubeObject, OwnerReference } from '../util/object.js';
 import type { ControllerContext, ControllerSpec } from './context.js';
@@ -106,7 +107,16 @@ export const garbageCollector: ControllerSpec = {
       name: 'garbage-collector',
       queue,
       reconcile: (uid) => gc.reconcile(uid),
-      informers: [{ waitForSync: async (signal) => { await ready; await Promise.all([...watched.values()].map((i) => i.waitForSync(signal))); } }],
+      informers: [
+        {
+          waitForSync: async (signal) => {
+            await ready;
+            // One wait per watched resource on the one signal: dozens with CRDs, all legitimate.
+            if (signal) setMaxListeners(watched.size + 10, signal);
+            await Promise.all([...watched.values()].map((i) => i.waitForSync(signal)));
+          },
+        },
+      ],
       workers: 4,
       signal: ctx.signal,
       logger: ctx.logger,

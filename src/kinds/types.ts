@@ -43,6 +43,11 @@ export interface StrategyContext {
 export interface KindStrategy {
   /** Upstream's SetDefaults_*: called on every write before validation (create, update, patch, apply). */
   defaults?(obj: KubeObject): void;
+  /**
+   * Applied to every object read from storage (CRD kinds whose schema has defaults: upstream
+   * defaults on read too, so objects stored before a default was added carry it when served).
+   */
+  defaultsOnRead?(obj: KubeObject): void;
   /** Create only, after defaults: e.g. set initial status fields that clients may not. */
   prepareForCreate?(obj: KubeObject, ctx: StrategyContext): void;
   /** Update of the main resource, after defaults. */

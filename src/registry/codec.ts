@@ -25,6 +25,7 @@ const HEAD = /^\{"apiVersion":"[^"\\]*","kind":"[^"\\]*","metadata":\{/;
  * is not in the expected shape (then decode it).
  */
 export function rawServedJson(kind: KindDefinition, kv: KeyValue): string | undefined {
+  if (kind.strategy?.defaultsOnRead) return undefined; // must be parsed to be defaulted
   const text = decoder.decode(kv.value);
   const m = HEAD.exec(text);
   if (!m) return undefined;
@@ -39,6 +40,7 @@ export function decodeObject(kind: KindDefinition, kv: KeyValue): KubeObject {
   obj.apiVersion = apiVersionOf(kind);
   obj.kind = kind.kind;
   obj.metadata.resourceVersion = String(kv.modRevision);
+  kind.strategy?.defaultsOnRead?.(obj);
   return obj;
 }
 

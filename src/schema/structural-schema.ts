@@ -82,9 +82,27 @@ function node(s: JSONSchema, path: FieldPath, ctx: Ctx, isRoot = false): void {
   if (isPlainObject(s.additionalProperties)) node(s.additionalProperties as JSONSchema, path.child('additionalProperties'), childCtx);
   if (s.items) node(s.items, path.child('items'), childCtx);
   const junctorCtx: Ctx = { ...childCtx, inJunctor: true };
-  for (const j of ['allOf', 'anyOf', 'oneOf'] as const) s[j]?.forEach((sub, i) => node(sub, path.child(j).index(i), junctorCtx));
+  for (const j of ['allOf', 'anyOf', 'oneOf'] as const)
+    s[j]?.forEach((sub, i) => {
+      if (intOrString && j === 'anyOf' && isIntOrStringAnyOf(s.anyOf)) return;
+      if (intOrString && j === 'allOf' && i === 0 && isIntOrStringAnyOf(sub.anyOf)) {
+        const { anyOf: _typesOnly, ...rest } = sub;
+        return node(rest, path.child(j).index(i), junctorCtx);
+      }
+      node(sub, path.child(j).index(i), junctorCtx);
+    });
   if (s.not) node(s.not, path.child('not'), junctorCtx);
 }
+
+/**
+ * `anyOf: [{type: integer}, {type: string}]`, exactly: the one place upstream lets a junctor name
+ * types, on an x-kubernetes-int-or-string node (directly or as the first allOf's anyOf), because
+ * that is how generators spell IntOrString and Quantity.
+ */
+function isIntOrStringAnyOf(anyOf: JSONSchema[] | undefined): boolean {
+  return anyOf?.length === 2 && isOnlyType(anyOf[0], 'integer') && isOnlyType(anyOf[1], 'string');
+}
+const isOnlyType = (s: JSONSchema, type: string) => s.type === type && Object.keys(s).length === 1;
 
 /** A default must itself be valid against its schema and carry no field pruning would drop. */
 function checkDefault(s: JSONSchema, path: FieldPath, ctx: Ctx): void {

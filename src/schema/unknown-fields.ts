@@ -33,9 +33,12 @@ function walk(v: unknown, schema: JSONSchema | undefined, r: SchemaResolver, pat
   for (const key of Object.keys(v)) {
     const p = join(path, key);
     const prop = s.properties?.[key];
-    if (prop) walk(v[key], prop, r, p, false, on);
-    else if (embedded && key === 'metadata') walk(v[key], { $ref: REF_PREFIX + OBJECT_META }, r, p, false, on);
+    // The envelope of a resource is never the schema's to prune: upstream skips apiVersion and
+    // kind and reduces metadata to ObjectMeta whatever the schema declares there (KubeVirt's own
+    // CRDs declare a bare `metadata: {type: object}`, which would otherwise drop every field).
+    if (embedded && key === 'metadata') walk(v[key], { $ref: REF_PREFIX + OBJECT_META }, r, p, false, on);
     else if (embedded && ENVELOPE.includes(key)) continue;
+    else if (prop) walk(v[key], prop, r, p, false, on);
     else if (isPlainObject(s.additionalProperties)) walk(v[key], s.additionalProperties, r, p, false, on);
     else if (s.additionalProperties === true || preserve) continue;
     else on(v, key, p);

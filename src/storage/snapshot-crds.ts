@@ -6,37 +6,19 @@
  * immutability rules are not expressed, as Cairn's CRD serving does not evaluate
  * x-kubernetes-validations.
  */
+import { ageColumn as age, bool, crd as buildCrd, dateTime, int64, obj, str, quantity, type Column, type Schema } from '../api/crd-builders.js';
 import type { KubeObject } from '../util/object.js';
 
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 /** The VolumeSnapshotClass annotation that makes a class the default for its driver. */
 export const DEFAULT_SNAPSHOT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
 
-type Schema = Record<string, unknown>;
-const str: Schema = { type: 'string' };
-const bool: Schema = { type: 'boolean' };
-const int64: Schema = { type: 'integer', format: 'int64' };
-const dateTime: Schema = { type: 'string', format: 'date-time' };
-const obj = (properties: Record<string, Schema>, required?: string[]): Schema => ({ type: 'object', properties, ...(required ? { required } : {}) });
 const deletionPolicy: Schema = { type: 'string', enum: ['Delete', 'Retain'] };
 const snapshotError = obj({ message: str, time: dateTime });
-/** restoreSize of a VolumeSnapshot is a resource.Quantity. */
-const quantity: Schema = {
-  'x-kubernetes-int-or-string': true,
-  pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
-};
 const objectReference: Schema = {
   ...obj({ apiVersion: str, fieldPath: str, kind: str, name: str, namespace: str, resourceVersion: str, uid: str }),
   'x-kubernetes-map-type': 'atomic',
 };
-
-interface Column {
-  name: string;
-  type: string;
-  jsonPath: string;
-  description?: string;
-}
-const age: Column = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 function crd(p: {
   kind: string;
@@ -48,29 +30,12 @@ function crd(p: {
   required: string[];
   status: boolean;
 }): KubeObject {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: {
-      name: `${p.plural}.${SNAPSHOT_GROUP}`,
-      annotations: { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-csi/external-snapshotter/pull/419' },
-    },
-    spec: {
-      group: SNAPSHOT_GROUP,
-      names: { kind: p.kind, listKind: `${p.kind}List`, plural: p.plural, singular: p.kind.toLowerCase(), shortNames: p.shortNames },
-      scope: p.scope,
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          additionalPrinterColumns: p.columns,
-          schema: { openAPIV3Schema: { type: 'object', properties: { apiVersion: str, kind: str, ...p.schema }, required: p.required } },
-          ...(p.status ? { subresources: { status: {} } } : {}),
-        },
-      ],
-    },
-  };
+  return buildCrd({
+    ...p,
+    group: SNAPSHOT_GROUP,
+    version: 'v1',
+    annotations: { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-csi/external-snapshotter/pull/419' },
+  });
 }
 
 export const VOLUME_SNAPSHOT_CLASS_CRD = crd({

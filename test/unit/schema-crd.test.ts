@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crdStatusConditions, customResourceDefinitionKind, kindsFromCRD } from '../../src/kinds/apiextensions/customresourcedefinition.js';
 import { fieldErrorText } from '../../src/registry/field-errors.js';
+import { decodeObject, rawServedJson } from '../../src/registry/codec.js';
 import type { KubeObject } from '../../src/util/object.js';
 
 const cronTabCRD = (): KubeObject => ({
@@ -19,7 +20,7 @@ const cronTabCRD = (): KubeObject => ({
         subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
         additionalPrinterColumns: [
           { name: 'Spec', type: 'string', jsonPath: '.spec.cronSpec' },
-          { name: 'Replicas', type: 'integer', jsonPath: '{.spec.replicas}' },
+          { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas' },
           { name: 'Created', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
       },
@@ -48,6 +49,81 @@ test('CRD defaults and validation', () => {
   assert.ok(texts.some((t) => t.startsWith('spec.versions: Invalid value') && t.endsWith('must have exactly one version marked as storage version')));
   assert.ok(texts.includes('spec.versions[0].subresources.scale.specReplicasPath: Invalid value: ".status.x": should be a json path under .spec'));
   assert.ok(texts.some((t) => t.startsWith('spec.versions[0].additionalPrinterColumns[0].type: Unsupported value: "float"')));
+
+  const braces = cronTabCRD();
+  (braces.spec as any).versions[0].additionalPrinterColumns[1].jsonPath = '{.spec.replicas}';
+  assert.deepEqual(customResourceDefinitionKind.strategy!.validate!(braces).map(fieldErrorText), [
+    'spec.versions[0].additionalPrinterColumns[1].jsonPath: Invalid value: "{.spec.replicas}": must be a simple json path starting with .',
+  ]);
+});
+
+/** A CRD in KubeVirt's style: bare root metadata, an embedded template, a condition-filtered column. */
+const vmLikeCRD = (): KubeObject => ({
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'machines.example.com' },
+  spec: {
+    group: 'example.com',
+    scope: 'Namespaced',
+    names: { plural: 'machines', kind: 'Machine' },
+    versions: [
+      {
+        name: 'v1', served: true, storage: true,
+        additionalPrinterColumns: [
+          { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+          { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
+          { name: 'Names', type: 'string', jsonPath: '.status.interfaces[*].name' },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              metadata: { type: 'object' },
+              spec: {
+                type: 'object',
+                properties: {
+                  size: { type: 'string', default: 'small' },
+                  template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true },
+                },
+              },
+              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        },
+      },
+    ],
+  },
+});
+
+test('KubeVirt-style CRDs: metadata kept, embedded resources named, filtered columns, defaults on read', () => {
+  const crd = vmLikeCRD();
+  customResourceDefinitionKind.strategy!.defaults!(crd);
+  assert.deepEqual(customResourceDefinitionKind.strategy!.validate!(crd), []);
+  const [k] = kindsFromCRD(crd);
+  const obj: KubeObject = {
+    apiVersion: 'example.com/v1', kind: 'Machine',
+    metadata: { name: 'm', namespace: 'default', labels: { a: 'b' }, creationTimestamp: '2024-01-01T00:00:00Z' },
+    spec: { template: { apiVersion: 'v1', kind: 'Thing', metadata: { name: 't' }, x: 1 } },
+    status: { conditions: [{ type: 'Paused', status: 'False' }, { type: 'Ready', status: 'True' }], interfaces: [{ name: 'default', ipAddress: '10.0.0.5' }, { name: 'second' }] },
+  };
+  k.strategy!.defaults!(obj);
+  assert.deepEqual(obj.metadata, { name: 'm', namespace: 'default', labels: { a: 'b' }, creationTimestamp: '2024-01-01T00:00:00Z' });
+  assert.deepEqual(obj.spec, { size: 'small', template: { apiVersion: 'v1', kind: 'Thing', metadata: { name: 't' }, x: 1 } });
+  assert.deepEqual(k.strategy!.validate!(obj), []);
+  assert.deepEqual(k.printer!.cells(obj, new Date()), ['m', 'True', '10.0.0.5', 'default']);
+
+  // An embedded resource must say what it is, as upstream requires below the root.
+  (obj.spec as any).template = { metadata: { name: 't' } };
+  assert.deepEqual(k.strategy!.validate!(obj).map(fieldErrorText), ['spec.template.apiVersion: Required value', 'spec.template.kind: Required value']);
+
+  // Objects stored before a default existed get it when read, as upstream defaults on read.
+  const kv = { key: '/machines/default/old', value: new TextEncoder().encode('{"apiVersion":"example.com/v1","kind":"Machine","metadata":{"name":"old"},"spec":{}}'), createRevision: 5, modRevision: 5 };
+  assert.equal(rawServedJson(k, kv), undefined, 'the unparsed fast path would skip defaulting');
+  assert.deepEqual(decodeObject(k, kv).spec, { size: 'small' });
+  assert.equal(kindsFromCRD(cronTabCRD())[0].strategy!.defaultsOnRead !== undefined, true);
+  const noDefaults = vmLikeCRD();
+  delete (noDefaults.spec as any).versions[0].schema.openAPIV3Schema.properties.spec.properties.size.default;
+  assert.equal(kindsFromCRD(noDefaults)[0].strategy!.defaultsOnRead, undefined);
 });
 
 test('kindsFromCRD: one kind per served version, printer columns, scale, custom strategy', () => {

@@ -126,3 +126,51 @@ test('duplicate fields in JSON and YAML bodies', () => {
   assert.deepEqual(findDuplicateFields('metadata:\n  name: a\n  name: b\nspec:\n  x: 1\n', 'application/yaml'), ['metadata.name']);
   assert.deepEqual(findDuplicateFields('{"a": "\\"a\\"", "b": [1, 2]}'), []);
 });
+
+test('int-or-string nodes may spell their types as anyOf [integer, string], as generators write Quantity', () => {
+  const quantity = { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: '^[0-9]+(Mi|Gi)?$' } as JSONSchema;
+  const viaAllOf = { 'x-kubernetes-int-or-string': true, allOf: [{ anyOf: [{ type: 'integer' }, { type: 'string' }] }, { pattern: '^[0-9]+$' }] } as JSONSchema;
+  const schema = { type: 'object', properties: { spec: { type: 'object', properties: { memory: quantity, port: viaAllOf } } } } as JSONSchema;
+  assert.deepEqual(validateStructuralSchema(schema).map(fieldErrorText), []);
+  // Only that exact pattern, and only under x-kubernetes-int-or-string.
+  const notIntOrString = { type: 'object', properties: { x: { anyOf: [{ type: 'integer' }, { type: 'string' }] } } } as JSONSchema;
+  assert.deepEqual(validateStructuralSchema(notIntOrString).map(fieldErrorText), [
+    'openAPIV3Schema.properties[x].type: Required value: must not be empty for specified object fields',
+    'openAPIV3Schema.properties[x].anyOf[0].type: Forbidden: must be empty to be structural',
+    'openAPIV3Schema.properties[x].anyOf[1].type: Forbidden: must be empty to be structural',
+  ]);
+  const otherTypes = { type: 'object', properties: { x: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'string' }, { type: 'integer' }] } } } as JSONSchema;
+  assert.equal(validateStructuralSchema(otherTypes).length, 2);
+  assert.deepEqual(validateValue({ spec: { memory: '64Mi', port: 8080 } }, schema, noRefs), []);
+  assert.equal(validateValue({ spec: { memory: '64 apples' } }, schema, noRefs).length, 1);
+});
+
+test('the envelope of a resource is never pruned by its schema: root and embedded metadata, apiVersion, kind', () => {
+  // KubeVirt's CRDs declare a bare `metadata: {type: object}`, which must not empty metadata.
+  const schema = {
+    type: 'object',
+    properties: {
+      metadata: { type: 'object' },
+      spec: {
+        type: 'object',
+        properties: {
+          template: { type: 'object', 'x-kubernetes-embedded-resource': true, properties: { metadata: { type: 'object' }, spec: { type: 'object', properties: { a: { type: 'string' } } } } },
+          free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { typed: { type: 'object', properties: { x: { type: 'integer' } } } } },
+        },
+      },
+    },
+  } as JSONSchema;
+  const obj = {
+    apiVersion: 'x/v1',
+    kind: 'K',
+    metadata: { name: 'n', labels: { a: 'b' }, bogus: 1 },
+    spec: {
+      template: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 't', annotations: { k: 'v' }, junk: true }, spec: { a: 'x', b: 'y' } },
+      free: { anything: { goes: 1 }, typed: { x: 1, y: 2 } },
+    },
+  };
+  assert.deepEqual(pruneUnknownFields(obj, schema, catalog), ['metadata.bogus', 'spec.template.metadata.junk', 'spec.template.spec.b', 'spec.free.typed.y']);
+  assert.deepEqual(obj.metadata, { name: 'n', labels: { a: 'b' } });
+  assert.deepEqual(obj.spec.template, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 't', annotations: { k: 'v' } }, spec: { a: 'x' } });
+  assert.deepEqual(obj.spec.free, { anything: { goes: 1 }, typed: { x: 1 } });
+});

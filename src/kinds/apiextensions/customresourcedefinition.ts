@@ -14,6 +14,8 @@ import { validateStructuralSchema } from '../../schema/structural-schema.js';
 import { applyDefaults } from '../../schema/defaults.js';
 import { pruneUnknownFields } from '../../schema/unknown-fields.js';
 import { validateValue } from '../../schema/validate-value.js';
+import { validateEmbeddedResources } from '../../schema/embedded-resources.js';
+import { builtinResolver } from '../../schema/builtin-resolver.js';
 import { customPrinter, type PrinterColumnSpec } from '../../schema/custom-printer.js';
 import { parseSimpleJsonPath } from '../../schema/simple-jsonpath.js';
 
@@ -114,7 +116,8 @@ function validateColumns(cols: PrinterColumnSpec[] | undefined, p: FieldPath): F
     if (c.format && !COLUMN_FORMATS.includes(c.format)) errs.push(fieldErr.notSupported(cp.child('format'), c.format, COLUMN_FORMATS));
     if (c.priority !== undefined && c.priority < 0) errs.push(fieldErr.invalid(cp.child('priority'), c.priority, 'must be greater than or equal to 0'));
     if (!c.jsonPath) errs.push(fieldErr.required(cp.child('jsonPath')));
-    else if (!parseSimpleJsonPath(c.jsonPath)) errs.push(fieldErr.invalid(cp.child('jsonPath'), c.jsonPath, 'must be a simple json path'));
+    // Upstream only asks for a leading dot; a path its printer cannot evaluate prints empty cells.
+    else if (!c.jsonPath.startsWith('.')) errs.push(fieldErr.invalid(cp.child('jsonPath'), c.jsonPath, 'must be a simple json path starting with .'));
   });
   return errs;
 }
@@ -206,8 +209,10 @@ function namesOf(spec: Spec): Required<Pick<Names, 'plural' | 'singular' | 'kind
 function customStrategy(schema: JSONSchema | undefined): KindDefinition['strategy'] {
   if (!schema) return {};
   return {
+    ...(hasDefaults(schema) ? { defaultsOnRead: (obj: KubeObject) => applyDefaults(obj, schema, noRefs) } : {}),
     defaults(obj) {
-      pruneUnknownFields(obj, schema, noRefs);
+      // Resolves ObjectMeta, which the metadata of embedded resources is pruned to.
+      pruneUnknownFields(obj, schema, builtinResolver);
       applyDefaults(obj, schema, noRefs);
     },
     validate(obj) {
@@ -216,9 +221,17 @@ function customStrategy(schema: JSONSchema | undefined): KindDefinition['strateg
       const { metadata: metaSchema, ...props } = schema.properties ?? {};
       const errs = validateValue(rest, { ...schema, properties: props }, noRefs);
       if (metaSchema) errs.push(...validateValue(metadata, metaSchema, noRefs, 'metadata'));
+      errs.push(...validateEmbeddedResources(rest, { ...schema, properties: props }));
       return errs;
     },
   };
+}
+
+/** Whether any node of a schema sets a default (only then do reads need parsing and defaulting). */
+function hasDefaults(s: JSONSchema): boolean {
+  if (s.default !== undefined) return true;
+  const children = [...Object.values(s.properties ?? {}), ...(s.items ? [s.items] : []), ...(isPlainObject(s.additionalProperties) ? [s.additionalProperties as JSONSchema] : [])];
+  return children.some(hasDefaults);
 }
 
 function scaleOf(v: Version): ScaleSubresource | undefined {
