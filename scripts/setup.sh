@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3 nginx-light conntrack dnsperf wrk bind9-dnsutils curl util-linux e2fsprogs xfsprogs fio ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-fuse rbd-fuse qemu-system-x86 qemu-utils genisoimage fdisk extlinux syslinux-common)
+packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3 nginx-light conntrack dnsperf wrk bind9-dnsutils curl util-linux e2fsprogs xfsprogs fio ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-fuse rbd-fuse qemu-system-x86 qemu-utils genisoimage fdisk extlinux syslinux-common kmod)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,9 +26,9 @@ fi
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 # Likewise docker-registry (tests start their own on loopback ports).
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
-# Likewise FRR, corosync and nginx: the fabric lab and the node agents run their own instances
+# Likewise FRR, corosync, nginx and ceph-crash: the fabric lab, the node agents and `cairn ceph up` run their own instances
 # inside network namespaces.
-for svc in frr corosync nginx; do
+for svc in frr corosync nginx ceph-crash; do
   if systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
 # ifupdown2's ifquery, for `cairn fabric lab verify`: Debian's package unpacked into a private
@@ -47,6 +47,8 @@ if [ ! -e "$ifupdown2_dir/ifquery" ]; then
   chmod +x "$ifupdown2_dir/usr/share/ifupdown2/__main__.py"
   ln -sfn usr/share/ifupdown2/__main__.py "$ifupdown2_dir/ifquery"
 fi
+# The offline VM test guest (Debian kernel + busybox initramfs, docs/virt.md); skips when built.
+bash scripts/build-test-guest.sh
 
 if ! command -v node >/dev/null 2>&1; then
   echo "setup: Node.js 20 or later is required" >&2
