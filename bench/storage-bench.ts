@@ -11,6 +11,11 @@
  *      libaio, queue depth 16. The pod runs the host's fio through its dynamic loader from a
  *      read-only hostPath mount of /usr (the offline busybox image has none), so only the I/O
  *      path differs.
+ *   3. Ceph (`cairn ceph up` on the same cluster; BENCH_CEPH=0 skips it): provisioning latency
+ *      as in 1 for BENCH_CEPH_CLAIMS claims of the `ceph-rbd` and of the `cephfs` class (Immediate
+ *      binding), and CephFS throughput — fio sequential 1 MiB write and read, buffered (FUSE) with
+ *      a final fsync — from a pod through a `cairn.io/cephfs` ReadWriteMany volume against
+ *      `ceph-fuse` mounted directly on the host on the same subvolume.
  *
  * Output: a table on stdout and bench/results/storage.json (storage.reduced.json for other sizes).
  *
@@ -31,8 +36,8 @@ import { repoRoot } from './support/server-process.js';
 import { round, summarize, type Summary } from './support/stats.js';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
-const cfg = { claims: env('BENCH_CLAIMS', 50), fioSeconds: env('BENCH_FIO_SECONDS', 15), fioSize: process.env.BENCH_FIO_SIZE ?? '512M', timeoutS: env('BENCH_TIMEOUT_S', 600) };
-const fullSize = cfg.claims === 50 && cfg.fioSeconds === 15 && cfg.fioSize === '512M';
+const cfg = { claims: env('BENCH_CLAIMS', 50), cephClaims: env('BENCH_CEPH_CLAIMS', 50), ceph: process.env.BENCH_CEPH !== '0', cephFioSize: process.env.BENCH_CEPH_FIO_SIZE ?? '256M', fioSeconds: env('BENCH_FIO_SECONDS', 15), fioSize: process.env.BENCH_FIO_SIZE ?? '512M', timeoutS: env('BENCH_TIMEOUT_S', 600) };
+const fullSize = cfg.claims === 50 && cfg.fioSeconds === 15 && cfg.fioSize === '512M' && (!cfg.ceph || cfg.cephClaims === 50);
 const NS = 'bench';
 const PODS = { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' };
 const FIO_JOBS = [
@@ -55,6 +60,12 @@ interface Results {
   machine: { cpus: number; kernel: string; loadBefore: number[]; loadAfter?: number[] };
   provisioning?: { claimBoundMs: Summary; podRunningMs: Summary };
   io?: { raw: FioResult[]; pod: FioResult[]; ratioPct: Record<string, number> };
+  ceph?: {
+    upMs: number;
+    rbd?: { claimBoundMs: Summary; podRunningMs: Summary };
+    cephfs?: { claimBoundMs: Summary; podRunningMs: Summary };
+    rwx?: { host: FioResult[]; pod: FioResult[]; ratioPct: Record<string, number> };
+  };
   error?: string;
 }
 
@@ -73,7 +84,15 @@ function parseFio(job: string, out: string): FioResult {
   return { job, bandwidth: round(side.bw / 1024, 1), iops: Math.round(side.iops) };
 }
 
-async function provisioning(client: Client): Promise<NonNullable<Results['provisioning']>> {
+/** What one provisioning run makes: `count` claims (with pods) of a class (default: the default class). */
+interface ClaimSet {
+  count: number;
+  prefix: string;
+  storageClassName?: string;
+  accessModes: string[];
+}
+
+async function provisioning(client: Client, set: ClaimSet = { count: cfg.claims, prefix: 'c', accessModes: ['ReadWriteOnce'] }): Promise<NonNullable<Results['provisioning']>> {
   const created = new Map<string, number>();
   const bound = new Map<string, number>();
   const running = new Map<string, number>();
@@ -93,10 +112,11 @@ async function provisioning(client: Client): Promise<NonNullable<Results['provis
     if (!ac.signal.aborted) throw e;
   });
   const busybox = (await buildBusyboxImage()).reference;
-  for (let i = 0; i < cfg.claims; i++) {
-    const name = `c${i}`;
+  for (let i = 0; i < set.count; i++) {
+    const name = `${set.prefix}${i}`;
     created.set(name, performance.now());
-    await client.resource(PVCS).create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: NS }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } } });
+    const cls = set.storageClassName ? { storageClassName: set.storageClassName } : {};
+    await client.resource(PVCS).create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: NS }, spec: { ...cls, accessModes: set.accessModes, resources: { requests: { storage: '16Mi' } } } });
     await client.resource(PODS).create({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -108,7 +128,7 @@ async function provisioning(client: Client): Promise<NonNullable<Results['provis
       },
     });
   }
-  await until('every claim Bound and every pod Running', () => bound.size === cfg.claims && running.size === cfg.claims, cfg.timeoutS * 1000, 200);
+  await until('every claim Bound and every pod Running', () => bound.size === set.count && running.size === set.count, cfg.timeoutS * 1000, 200);
   ac.abort();
   await watching;
   const since = (m: Map<string, number>) => [...m].map(([k, t]) => t - created.get(k)!);
@@ -165,14 +185,76 @@ async function io(cluster: BenchCluster): Promise<NonNullable<Results['io']>> {
   return { raw, pod, ratioPct };
 }
 
+const CEPH_FIO_JOBS = [
+  { name: 'seq-write', rw: 'write', bs: '1M' },
+  { name: 'seq-read', rw: 'read', bs: '1M' },
+] as const;
+
+/** Buffered (FUSE has no O_DIRECT path worth measuring), each write job ending with an fsync. */
+function cephFioArgs(dir: string, job: (typeof CEPH_FIO_JOBS)[number]): string[] {
+  return [
+    `--name=${job.name}`, `--directory=${dir}`, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${cfg.cephFioSize}`,
+    '--ioengine=psync', '--direct=0', '--end_fsync=1', '--numjobs=1', '--group_reporting', '--output-format=json',
+  ];
+}
+
+/** CephFS throughput: fio in a pod on a cephfs RWX volume vs. ceph-fuse on the host, same subvolume. */
+async function cephfsThroughput(cluster: BenchCluster): Promise<NonNullable<NonNullable<Results['ceph']>['rwx']>> {
+  const busybox = (await buildBusyboxImage()).reference;
+  const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'fio-fs', namespace: NS }, spec: { storageClassName: 'cephfs', accessModes: ['ReadWriteMany'], resources: { requests: { storage: '2Gi' } } } };
+  const podSpec = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'fio-fs', namespace: NS },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': 'node-1' },
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'main', image: busybox, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'usr', mountPath: '/host/usr', readOnly: true }] }],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'fio-fs' } }, { name: 'usr', hostPath: { path: '/usr' } }],
+    },
+  };
+  const apply = await cluster.kubectl(['apply', '-f', '-'], { input: [claim, podSpec].map((o) => JSON.stringify(o)).join('\n') });
+  if (apply.code !== 0) throw new Error(`kubectl apply: ${apply.stderr}`);
+  await until('the fio-fs pod Running', async () => (await cluster.kubectl(['get', 'pod', 'fio-fs', '-n', NS, '-o', 'jsonpath={.status.phase}'])).stdout === 'Running', cfg.timeoutS * 1000, 500);
+  const pvName = (await cluster.kubectl(['get', 'pvc', 'fio-fs', '-n', NS, '-o', 'jsonpath={.spec.volumeName}'])).stdout;
+  const subvolumePath = (await cluster.kubectl(['get', 'pv', pvName, '-o', 'jsonpath={.spec.csi.volumeAttributes.subvolumePath}'])).stdout;
+  const cephDir = join(cluster.spec.dir, 'ceph');
+  const mnt = mkdtempSync(join(cluster.spec.dir, 'cephfs-host-'));
+  const host: FioResult[] = [];
+  execFileSync('ceph-fuse', ['-c', join(cephDir, 'ceph.conf'), '-k', join(cephDir, 'ceph.client.admin.keyring'), '--id', 'admin', '--client_mountpoint', subvolumePath, mnt]);
+  try {
+    mkdirSync(join(mnt, 'host'));
+    for (const job of CEPH_FIO_JOBS) host.push(parseFio(job.name, execFileSync('fio', cephFioArgs(join(mnt, 'host'), job), { encoding: 'utf8', maxBuffer: 64 << 20 })));
+    rmSync(join(mnt, 'host'), { recursive: true, force: true });
+  } finally {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  }
+  const inPod = (hostFile: string) => `/host${realpathSync(hostFile)}`;
+  const libs = ['/host/usr/lib/x86_64-linux-gnu', '/host/usr/lib/x86_64-linux-gnu/ceph'].join(':');
+  const pod: FioResult[] = [];
+  await cluster.kubectl(['exec', 'fio-fs', '-n', NS, '--', 'mkdir', '-p', '/data/pod']);
+  for (const job of CEPH_FIO_JOBS) {
+    const r = await cluster.kubectl(['exec', 'fio-fs', '-n', NS, '--', inPod('/lib64/ld-linux-x86-64.so.2'), '--library-path', libs, inPod('/usr/bin/fio'), ...cephFioArgs('/data/pod', job)], { timeoutMs: 600_000 });
+    if (r.code !== 0) throw new Error(`fio ${job.name} in the pod: ${r.stderr}`);
+    pod.push(parseFio(job.name, r.stdout));
+  }
+  const ratioPct = Object.fromEntries(CEPH_FIO_JOBS.map((j, i) => [j.name, round((pod[i].bandwidth / host[i].bandwidth) * 100, 1)]));
+  return { host, pod, ratioPct };
+}
+
+function latencyLines(title: string, count: number, r: { claimBoundMs: Summary; podRunningMs: Summary }): string[] {
+  const { claimBoundMs: c, podRunningMs: p } = r;
+  return [
+    `${title} (${count} claims, each with a pod)`.padEnd(44) + '     p50        p99        max',
+    `  claim created → Bound              ${String(round(c.p50)).padStart(8)} ms ${String(round(c.p99)).padStart(8)} ms ${String(round(c.max)).padStart(8)} ms`,
+    `  pod created → Running              ${String(round(p.p50)).padStart(8)} ms ${String(round(p.p99)).padStart(8)} ms ${String(round(p.max)).padStart(8)} ms`,
+  ];
+}
+
 function report(r: Results): void {
   const lines: string[] = [];
-  if (r.provisioning) {
-    const { claimBoundMs: c, podRunningMs: p } = r.provisioning;
-    lines.push(`provisioning (${cfg.claims} claims, each with a pod)     p50        p99        max`);
-    lines.push(`  claim created → Bound              ${String(round(c.p50)).padStart(8)} ms ${String(round(c.p99)).padStart(8)} ms ${String(round(c.max)).padStart(8)} ms`);
-    lines.push(`  pod created → Running              ${String(round(p.p50)).padStart(8)} ms ${String(round(p.p99)).padStart(8)} ms ${String(round(p.max)).padStart(8)} ms`);
-  }
+  if (r.provisioning) lines.push(...latencyLines('provisioning, local', cfg.claims, r.provisioning));
   if (r.io) {
     lines.push('', `fio (O_DIRECT, libaio, depth 16, ${cfg.fioSeconds} s)   raw MiB/s   pod MiB/s   raw IOPS   pod IOPS   pod/raw (goal ≥ ${GOAL_RATIO_PCT} %)`);
     r.io.raw.forEach((raw, i) => {
@@ -180,7 +262,33 @@ function report(r: Results): void {
       lines.push(`  ${raw.job.padEnd(32)} ${String(raw.bandwidth).padStart(9)} ${String(pod.bandwidth).padStart(11)} ${String(raw.iops).padStart(10)} ${String(pod.iops).padStart(10)}   ${r.io!.ratioPct[raw.job]} %`);
     });
   }
+  if (r.ceph) {
+    lines.push('', `cairn ceph up: ${round(r.ceph.upMs / 1000, 1)} s`);
+    if (r.ceph.rbd) lines.push(...latencyLines('provisioning, ceph-rbd', cfg.cephClaims, r.ceph.rbd));
+    if (r.ceph.cephfs) lines.push(...latencyLines('provisioning, cephfs', cfg.cephClaims, r.ceph.cephfs));
+    if (r.ceph.rwx) {
+      lines.push('', `CephFS fio (buffered, ${cfg.cephFioSize}, fsync at end)   host ceph-fuse MiB/s   pod MiB/s   pod/host`);
+      r.ceph.rwx.host.forEach((h, i) => lines.push(`  ${h.job.padEnd(32)} ${String(h.bandwidth).padStart(20)} ${String(r.ceph!.rwx!.pod[i].bandwidth).padStart(11)}   ${r.ceph!.rwx!.ratioPct[h.job]} %`));
+    }
+  }
   console.log(lines.join('\n'));
+}
+
+async function ceph(cluster: BenchCluster, client: Client, results: Results): Promise<void> {
+  const t0 = performance.now();
+  const up = await cluster.cairn(['ceph', 'up', '--data-dir', cluster.spec.dir]);
+  if (up.code !== 0) throw new Error(`cairn ceph up: ${up.stderr}`);
+  const r: NonNullable<Results['ceph']> = (results.ceph = { upMs: performance.now() - t0 });
+  const clear = async () => {
+    const del = await cluster.kubectl(['delete', 'pods,pvc', '--all', '-n', NS, '--wait=true'], { timeoutMs: cfg.timeoutS * 1000 });
+    if (del.code !== 0) throw new Error(del.stderr);
+  };
+  await clear();
+  r.rbd = await provisioning(client, { count: cfg.cephClaims, prefix: 'rbd', storageClassName: 'ceph-rbd', accessModes: ['ReadWriteOnce'] });
+  await clear();
+  r.cephfs = await provisioning(client, { count: cfg.cephClaims, prefix: 'fs', storageClassName: 'cephfs', accessModes: ['ReadWriteMany'] });
+  await clear();
+  r.rwx = await cephfsThroughput(cluster);
 }
 
 async function main(): Promise<void> {
@@ -199,6 +307,7 @@ async function main(): Promise<void> {
     const del = await cluster.kubectl(['delete', 'pods,pvc', '--all', '-n', NS, '--wait=true'], { timeoutMs: cfg.timeoutS * 1000 });
     if (del.code !== 0) throw new Error(del.stderr);
     results.io = await io(cluster);
+    if (cfg.ceph) await ceph(cluster, client, results);
   } catch (e) {
     results.error = (e as Error).stack ?? String(e);
   } finally {

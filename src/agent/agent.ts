@@ -19,6 +19,8 @@ import { agentEndpoint, type AgentConfig } from './config.js';
 import { CoreDumpCollector } from './crash/core-collector.js';
 import { ImageStore } from './images/store.js';
 import { seedBusyboxImage } from './images/busybox-image.js';
+import { HostToolsImages } from './images/host-tools-image.js';
+import { buildCdiImporterImage } from '../virt/cdi/importer-image.js';
 import { NodeNetwork } from './node-network.js';
 import { NodeStatusManager } from './node/node-status.js';
 import type { ConfigMapObject, Container, Pod, PodObjectSource, SecretObject } from './pods/api-types.js';
@@ -119,6 +121,9 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   const images = await new ImageStore(cfg.dataDir).init();
   // Every node carries the offline busybox base image (examples and debugging need no registry).
   await seedBusyboxImage(images).catch((e: Error) => logger({ level: 'warn', msg: 'no built-in busybox image', error: e.message }));
+  // The CDI importer runs the node's own tools; only images built here get host mounts.
+  const hostTools = new HostToolsImages();
+  await hostTools.seed(images, buildCdiImporterImage()).catch((e: Error) => logger({ level: 'warn', msg: 'no built-in CDI importer image', error: e.message }));
   const objects: PodObjectSource = {
     configMap: (ns, name) => configMaps.store.getByName(name, ns),
     secret: (ns, name) => secrets.store.getByName(name, ns),
@@ -185,7 +190,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     const all = services.store.list();
     return { services: namespaceServiceEnv(all, namespace), master: masterServiceEnv(all) };
   };
-  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, nodeIP: cfg.internalIP, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target, serviceEnv });
+  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, nodeIP: cfg.internalIP, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target, serviceEnv, hostMounts: (digest) => hostTools.mountsFor(digest) });
   const syncer = new PodSyncer({
     records,
     runtime,

@@ -18,20 +18,25 @@ import { statusCommand } from './commands/status.js';
 import { fabricCommand } from './commands/fabric.js';
 import { dnsCommand } from './commands/dns.js';
 import { traceCommand } from './commands/trace.js';
+import { vmCommand } from './commands/vm.js';
+import { cephCommand } from './commands/ceph.js';
+import { cdiImportCommand } from './commands/cdi-import.js';
 
 export interface Command {
   name: string;
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** Left out of `cairn --help` (entrypoints of Cairn's own pods). */
+  hidden?: boolean;
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand];
+const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand, cephCommand, vmCommand, cdiImportCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];
-  for (const c of commands) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
+  for (const c of commands.filter((c) => !c.hidden)) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
   lines.push('', "run 'cairn <command> --help' for a command's options");
   return lines.join('\n');
 }

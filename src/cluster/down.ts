@@ -2,8 +2,8 @@
  * `cairn down`: stops a local cluster and removes what it put on the host, in an order that
  * frees each thing before its container: agents, the DNS server and the API server (SIGTERM,
  * then SIGKILL), each node's Ingress nginx master, every container (`runc delete --force` under
- * each node's runc root) and leftover shim/runc processes, mounts under the data dir (deepest
- * first), the cluster's cgroup subtree in every hierarchy, the root-namespace pod routes, on a
+ * each node's runc root), the daemons of `cairn ceph up` (their data kept), leftover shim/runc
+ * processes, mounts under the data dir (deepest first), the cluster's cgroup subtree in every hierarchy, the root-namespace pod routes, on a
  * fabric FRR's daemons, and the lab's namespaces, links and nft tables. Every step runs even
  * when an earlier one failed (or there is nothing to do); the failures are reported together.
  * `purge` also deletes the data dir.
@@ -23,6 +23,7 @@ import { removePodRoutes } from './host-routes.js';
 import { ClusterLayout, nodeDir } from './layout.js';
 import { unmountAllUnder } from './mounts.js';
 import { detachLoopDevicesUnder } from '../storage/losetup.js';
+import { stopCeph } from '../ceph/down.js';
 import { requireRoot } from './preflight.js';
 import { isCairnProcess, listProcesses, readArgs, stopProcesses } from './processes.js';
 import { readState, writeState } from './state.js';
@@ -104,6 +105,11 @@ export async function clusterDown(opts: DownOptions): Promise<boolean> {
         await runc.delete(c.id, { force: true });
         progress(`removed container ${c.id}`);
       }
+    });
+  }
+  if (state) {
+    await step('stopping Ceph', async () => {
+      for (const line of await stopCeph(dataDir, state.spec)) progress(line);
     });
   }
   await step('stopping leftover container processes', async () => {

@@ -15,6 +15,8 @@ export interface ClusterState {
   dnsPid?: number;
   /** Node index → agent pid. */
   agentPids: Record<string, number>;
+  /** `cairn ceph up`'s daemons: "<type>.<id>" → pid (src/ceph). */
+  cephPids?: Record<string, number>;
 }
 
 export async function readState(dataDir: string): Promise<ClusterState | undefined> {

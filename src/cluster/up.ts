@@ -94,7 +94,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   await mkdir(layout.logsDir, { recursive: true, mode: 0o700 });
   if (!prior && fabric) await copyFile(fabric.source, layout.fabricFile);
   // The state goes down before anything is made, so `cairn down` can always find what to remove.
-  const state: ClusterState = { spec, serverPid: prior?.serverPid, dnsPid: prior?.dnsPid, agentPids: { ...prior?.agentPids } };
+  const state: ClusterState = { spec, serverPid: prior?.serverPid, dnsPid: prior?.dnsPid, agentPids: { ...prior?.agentPids }, cephPids: prior?.cephPids };
   await writeState(dataDir, state);
   progress(`cluster "${spec.name}" in ${dataDir} (${spec.nodes} nodes${spec.fabric ? ` on the fabric ${spec.fabric}` : ''})`);
 

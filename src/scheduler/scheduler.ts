@@ -20,6 +20,7 @@ import { SchedulerCache } from './cache.js';
 import { podInfoOf } from './pod-info.js';
 import { VolumeBinding, type VolumeInformers } from './volume-binding.js';
 import { CSI_DRIVERS, CSI_STORAGE_CAPACITIES, PVCS, PVS, type StorageClass, STORAGE_CLASSES } from '../storage/api.js';
+import { VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, type VolumeSnapshot, type VolumeSnapshotContent } from '../storage/snapshot-api.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' };
@@ -97,6 +98,8 @@ export class Scheduler {
       classes: ctx.informers.forResource<StorageClass>(STORAGE_CLASSES),
       csiDrivers: ctx.informers.forResource<KubeObject>(CSI_DRIVERS),
       capacities: ctx.informers.forResource<KubeObject>(CSI_STORAGE_CAPACITIES),
+      snapshots: ctx.informers.forResource<VolumeSnapshot>(VOLUME_SNAPSHOTS),
+      contents: ctx.informers.forResource<VolumeSnapshotContent>(VOLUME_SNAPSHOT_CONTENTS),
     };
     this.volumes = new VolumeBinding(this.storage, this.cache);
     this.algorithm = new Algorithm(this.cache, {

@@ -9,7 +9,9 @@
  *   the node (PV node affinity), and that each unbound WaitForFirstConsumer claim can be served
  *   there: by an Available static volume, or by dynamic provisioning — the class provisions,
  *   its allowedTopologies admit the node, and (for CSI drivers whose CSIDriver has
- *   storageCapacity) a CSIStorageCapacity for the class and node holds the request.
+ *   storageCapacity) a CSIStorageCapacity for the class and node holds the request; a claim
+ *   restored or cloned from a node-local source (a snapshot managed by one node, a volume with
+ *   node affinity) only on the node holding that source.
  * - PreBind: each unbound delayed claim that a static volume serves on the chosen node gets that
  *   volume pre-bound to it (PV claimRef), each other one gets the node in its
  *   volume.kubernetes.io/selected-node for its provisioner; the pod is bound only once every
@@ -36,6 +38,7 @@ import {
   type StorageClass,
 } from '../storage/api.js';
 import { csiDriverOfProvisioner } from '../storage/names.js';
+import { claimDataSource, isClaimSource, isSnapshotSource, LABEL_MANAGED_BY, type VolumeSnapshot, type VolumeSnapshotContent } from '../storage/snapshot-api.js';
 import type { KubeObject } from '../util/object.js';
 import type { NodeFailure } from './algorithm.js';
 import type { NodeInfo, SchedulerCache } from './cache.js';
@@ -48,6 +51,7 @@ export const VOLUME_REASON = {
   pvNotExist: 'node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)',
   notEnoughSpace: 'node(s) did not have enough free storage',
   unboundImmediate: 'pod has unbound immediate PersistentVolumeClaims',
+  sourceConflict: "node(s) didn't have the node-local snapshot or volume a PersistentVolumeClaim is restored or cloned from",
 } as const;
 
 /** Upstream's bindTimeoutSeconds default. */
@@ -59,6 +63,8 @@ export interface VolumeInformers {
   classes: Informer<StorageClass>;
   csiDrivers: Informer<KubeObject>;
   capacities: Informer<KubeObject>;
+  snapshots: Informer<VolumeSnapshot>;
+  contents: Informer<VolumeSnapshotContent>;
 }
 
 /** PreFilter's result for one pod. */
@@ -151,16 +157,19 @@ export class VolumeBinding {
     }
     let bindConflict = false;
     let noSpace = false;
+    let sourceConflict = false;
     for (const c of this.plan(v.delayed, node).provision) {
       const sc = this.inf.classes.store.get(claimClass(c));
       if (!sc?.provisioner || sc.provisioner === NO_PROVISIONER || !topologyAllows(sc, ni.labels)) bindConflict = true;
       else if (!this.hasCapacity(sc, c, ni.labels)) noSpace = true;
+      else if (!this.sourceAllows(c, node)) sourceConflict = true;
     }
     const reasons: string[] = [];
     if (nodeConflict) reasons.push(VOLUME_REASON.nodeConflict);
     if (bindConflict) reasons.push(VOLUME_REASON.bindConflict);
     if (pvMissing) reasons.push(VOLUME_REASON.pvNotExist);
     if (noSpace) reasons.push(VOLUME_REASON.notEnoughSpace);
+    if (sourceConflict) reasons.push(VOLUME_REASON.sourceConflict);
     return reasons.length ? { reasons, unresolvable: true } : undefined;
   }
 
@@ -177,6 +186,27 @@ export class VolumeBinding {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether the claim's data source can be copied on the node: a snapshot labelled managed-by a
+   * node only there, a volume only where its node affinity allows. A source not found or not yet
+   * bound does not restrict (the provisioner waits for it and says why).
+   */
+  private sourceAllows(claim: KubeObject, node: KubeObject): boolean {
+    const src = claimDataSource(claim);
+    if (isSnapshotSource(src)) {
+      const snap = this.inf.snapshots.store.getByName(src!.name, claim.metadata.namespace);
+      const content = this.inf.contents.store.get(snap?.status?.boundVolumeSnapshotContentName ?? '');
+      const managedBy = content?.metadata.labels?.[LABEL_MANAGED_BY];
+      return !managedBy || managedBy === node.metadata.name;
+    }
+    if (isClaimSource(src)) {
+      const source = this.inf.pvcs.store.getByName(src!.name, claim.metadata.namespace);
+      const pv = source && pvcSpec(source).volumeName ? this.inf.pvs.store.get(pvcSpec(source).volumeName!) : undefined;
+      return !pv || affinityAllows(pv, node);
+    }
+    return true;
   }
 
   /** upstream hasEnoughCapacity: only for CSI drivers that opt in with storageCapacity. */

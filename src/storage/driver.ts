@@ -45,7 +45,12 @@ export interface CreateVolumeRequest {
   topology?: Topology;
   /** Fill the new volume from a snapshot (restore) or another volume (clone). */
   contentSource?: VolumeContentSource;
+  /** CSI's per-call secrets: the class's provisioner secret (`csi.storage.k8s.io/provisioner-secret-*`). */
+  secrets?: Secrets;
 }
+
+/** The data of a Secret a CSI call is given (decoded), e.g. a Ceph user's id and key. */
+export type Secrets = Record<string, string>;
 
 /** CSI VolumeContentSource: the snapshot or volume a new volume starts as a copy of. */
 export type VolumeContentSource = { snapshotId: string } | { volumeId: string };
@@ -56,6 +61,8 @@ export interface CreateSnapshotRequest {
   sourceVolumeId: string;
   /** The VolumeSnapshotClass parameters, without the `csi.storage.k8s.io/` ones. */
   parameters: Record<string, string>;
+  /** The snapshot class's snapshotter secret (`csi.storage.k8s.io/snapshotter-secret-*`). */
+  secrets?: Secrets;
 }
 
 export interface CreatedSnapshot {
@@ -91,14 +98,15 @@ export interface Capacity {
 
 export interface ControllerService {
   createVolume(req: CreateVolumeRequest): Promise<CreatedVolume>;
-  /** Gone already is success. */
-  deleteVolume(volumeId: string): Promise<void>;
-  controllerExpandVolume(volumeId: string, capacityBytes: number, capability: VolumeCapability): Promise<ExpandResult>;
+  /** Gone already is success. `secrets`: the provisioner secret the volume was made with. */
+  deleteVolume(volumeId: string, secrets?: Secrets): Promise<void>;
+  /** `secrets`: the PV's controllerExpandSecretRef. */
+  controllerExpandVolume(volumeId: string, capacityBytes: number, capability: VolumeCapability, secrets?: Secrets): Promise<ExpandResult>;
   getCapacity(parameters: Record<string, string>, topology?: Topology): Promise<Capacity>;
   /** Absent when the driver cannot snapshot (CREATE_DELETE_SNAPSHOT not offered). */
   createSnapshot?(req: CreateSnapshotRequest): Promise<CreatedSnapshot>;
   /** Gone already is success. */
-  deleteSnapshot?(snapshotId: string): Promise<void>;
+  deleteSnapshot?(snapshotId: string, secrets?: Secrets): Promise<void>;
 }
 
 export interface NodeStageRequest {
@@ -107,6 +115,8 @@ export interface NodeStageRequest {
   stagingPath: string;
   capability: VolumeCapability;
   volumeContext: Record<string, string>;
+  /** The PV's nodeStageSecretRef, read by the node (CSI passes it to NodeStageVolume). */
+  secrets?: Secrets;
 }
 
 export interface NodePublishRequest extends NodeStageRequest {

@@ -2,7 +2,9 @@
  * The node agent's storage: the `cairn.io/local` driver on this node's disk (images under
  * DATA/storage/local), the persistentVolumeClaim volume plugin that stages and publishes CSI
  * volumes for pods, and — because local volumes live on one node — the provisioner, resizer and
- * capacity publisher for the volumes of this node.
+ * capacity publisher for the volumes of this node, and the snapshotter for their snapshots.
+ * The Ceph drivers' node services (and the node step of RBD expansion) run here too; their
+ * controller calls run once for the cluster (cluster-storage.ts).
  *
  * At start, before any pod is synced, volumes left staged by an earlier agent that no pod on the
  * node uses any more are unstaged (their loop devices detached), and half-made images removed.
@@ -25,6 +27,9 @@ import { LOCAL_TOPOLOGY_KEY } from './names.js';
 import { stagingDir, stagingPathIn } from './node-paths.js';
 import { ClaimProvisioner } from './provisioner.js';
 import { VolumeResizer } from './resizer.js';
+import { cephfsDriver, rbdDriver } from './ceph/ceph-drivers.js';
+import { readSecretRef, type SecretRef } from './csi-secrets.js';
+import { Snapshotter } from './snapshotter.js';
 
 export interface NodeStorageOptions {
   client: Client;
@@ -45,14 +50,18 @@ export class NodeStorage {
   private readonly csi: CsiVolumes;
   private readonly provisioner: ClaimProvisioner;
   private readonly resizer: VolumeResizer;
+  private readonly rbdResizer: VolumeResizer;
   private readonly capacity: CapacityPublisher;
+  private readonly snapshotter: Snapshotter;
   private readonly ac = new AbortController();
   private controllers: RunningController[] = [];
 
   constructor(private readonly o: NodeStorageOptions) {
     this.store = new LocalVolumeStore(join(o.dataDir, 'storage', 'local'));
     const driver = localDriver(this.store);
-    this.drivers = new Map([[driver.name, driver]]);
+    // The Ceph drivers' node services: their controller calls run in the controller manager.
+    const rbd = rbdDriver();
+    this.drivers = new Map([driver, rbd, cephfsDriver()].map((d) => [d.name, d]));
     const nodes = o.informers.forResource<KubeObject>(NODES);
     const pvcs = o.informers.forResource<KubeObject>(PVCS);
     const pvs = o.informers.forResource<KubeObject>(PVS);
@@ -62,8 +71,22 @@ export class NodeStorage {
     const node = { name: o.nodeName, labels, topology, uid: () => self()?.metadata.uid };
     const log: Logger = (e) => o.logger({ ...e, component: 'storage', node: o.nodeName });
     const onChange = () => this.capacity.kick();
+    const stagingPath = (pv: KubeObject) => {
+      const s: PVSpec = pvSpec(pv);
+      return stagingPathIn(stagingDir(o.dataDir, s.csi!.driver, s.csi!.volumeHandle), s.volumeMode === 'Block' ? 'Block' : 'Filesystem');
+    };
 
-    this.csi = new CsiVolumes({ dataDir: o.dataDir, podsDir: o.podsDir, drivers: this.drivers, logger: log, onStaged: (claim) => this.resizer.kick(claim) });
+    this.csi = new CsiVolumes({
+      dataDir: o.dataDir,
+      podsDir: o.podsDir,
+      drivers: this.drivers,
+      logger: log,
+      onStaged: (claim) => {
+        this.resizer.kick(claim);
+        this.rbdResizer.kick(claim);
+      },
+      nodeStageSecrets: (pv) => readSecretRef(o.client, (pvSpec(pv).csi as { nodeStageSecretRef?: SecretRef } | undefined)?.nodeStageSecretRef),
+    });
     this.volumePlugin = persistentClaimPlugin({ claim: (ns, name) => pvcs.store.getByName(name, ns), volume: (name) => pvs.store.get(name) }, this.csi);
     this.provisioner = new ClaimProvisioner({
       client: o.client,
@@ -82,13 +105,23 @@ export class NodeStorage {
       logger: log,
       driver,
       node,
-      stagingPath: (pv) => {
-        const s: PVSpec = pvSpec(pv);
-        return stagingPathIn(stagingDir(o.dataDir, s.csi!.driver, s.csi!.volumeHandle), s.volumeMode === 'Block' ? 'Block' : 'Filesystem');
-      },
+      stagingPath,
       onChange,
     });
+    // RBD volumes grow on the cluster, then their filesystem on the node that has them staged.
+    this.rbdResizer = new VolumeResizer({
+      client: o.client,
+      informers: o.informers,
+      recorder: new EventRecorder(o.client, `external-resizer ${rbd.name}`, log),
+      kubeletRecorder: o.recorder,
+      logger: log,
+      driver: rbd,
+      node,
+      steps: 'node',
+      stagingPath,
+    });
     this.capacity = new CapacityPublisher({ client: o.client, informers: o.informers, logger: log, driver, node });
+    this.snapshotter = new Snapshotter({ client: o.client, informers: o.informers, recorder: new EventRecorder(o.client, `csi-snapshotter ${driver.name}`, log), logger: log, driver, nodeName: o.nodeName });
   }
 
   /** Call once the informers have synced, before the pod loop starts. */
@@ -96,7 +129,7 @@ export class NodeStorage {
     await this.store.init();
     const unstaged = await this.csi.cleanupStaged();
     if (unstaged.length) this.o.logger({ level: 'info', msg: 'unstaged volumes no pod uses', volumes: unstaged });
-    this.controllers = [this.provisioner.start(this.ac.signal), this.resizer.start(this.ac.signal)];
+    this.controllers = [this.provisioner.start(this.ac.signal), this.resizer.start(this.ac.signal), this.rbdResizer.start(this.ac.signal), this.snapshotter.start(this.ac.signal)];
     this.capacity.start();
   }
 

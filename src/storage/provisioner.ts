@@ -11,6 +11,14 @@
  * selected-node annotation is removed, which sends the pod back to the scheduler, now with the
  * node's lower capacity in view.
  *
+ * A claim with a data source (dataSourceRef, else dataSource, as upstream) is a restore — kind
+ * VolumeSnapshot: its snapshot must be bound to a content of this driver and readyToUse (until it
+ * is, the claim waits with an event), the request at least its restoreSize — or a clone — kind
+ * PersistentVolumeClaim in the same namespace: Bound, of the same class and volume mode, the
+ * request at least its size, held by upstream's cloning-protection finalizer until no Pending
+ * clone needs it; the driver gets it as CreateVolume's content source. Claims with other data
+ * sources are left to their volume populators.
+ *
  * Everything is level-triggered from the informer caches and idempotent: the PV name is
  * `pvc-<claim uid>`, CreateVolume with that name returns the existing volume, so a crash between
  * creating the volume and creating its PV only repeats the first step.
@@ -29,18 +37,35 @@ import {
   phaseOf,
   PVCS,
   pvcSpec,
+  pvcStatus,
   PVS,
   pvSpec,
   type StorageClass,
   STORAGE_CLASSES,
 } from './api.js';
-import { type AccessMode, CSI_PARAMETER_PREFIX, type StorageDriver, type Topology, type VolumeCapability, type VolumeMode } from './driver.js';
+import { type AccessMode, CSI_PARAMETER_PREFIX, type StorageDriver, type Topology, type VolumeCapability, type VolumeContentSource, type VolumeMode } from './driver.js';
 import { asStorageError, StorageError } from './errors.js';
+import { deletionSecretRef, provisioningSecrets, type ProvisioningSecrets, pvSecretFields, readSecret } from './csi-secrets.js';
 import { type FsType, isFsType, FS_TYPES } from './mkfs.js';
+import { type ClaimDataSource, claimDataSource, contentSnapshotHandle, contentPointsTo, isClaimSource, isSnapshotSource, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOTS, type VolumeSnapshot, type VolumeSnapshotContent } from './snapshot-api.js';
 
 const CSI_FSTYPE_PARAMETER = `${CSI_PARAMETER_PREFIX}fstype`;
 const DEFAULT_FS_TYPE: FsType = 'ext4';
 const BUSY_GRACE_MS = 30_000;
+/** A restore from a snapshot not ready yet is tried again this often. */
+const SOURCE_WAIT_MS = 5_000;
+/** external-provisioner's: on a claim while a clone of it is being provisioned. */
+export const CLONE_FINALIZER = 'provisioner.storage.kubernetes.io/cloning-protection';
+
+/** Why a claim's data source cannot be used: `retry` when it may still become usable by itself. */
+class DataSourceError extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(message);
+  }
+}
 
 export interface ProvisionerOptions {
   client: Client;
@@ -110,9 +135,18 @@ export class ClaimProvisioner {
     this.pvs = o.informers.forResource<KubeObject>(PVS);
     this.classes = o.informers.forResource<StorageClass>(STORAGE_CLASSES);
     this.identity = o.node ? `${o.driver.provisioner}_${o.node.name}` : o.driver.provisioner;
+    // A clone's progress may release its source's cloning-protection.
+    const cloneSource = (c: KubeObject) => {
+      const src = claimDataSource(c);
+      if (isClaimSource(src)) this.queue.add(`claim:${c.metadata.namespace}/${src!.name}`);
+    };
     this.pvcs.addEventHandler({
       onAdd: (c) => this.queue.add(`claim:${claimKeyOf(c)}`),
-      onUpdate: (_o, c) => this.queue.add(`claim:${claimKeyOf(c)}`),
+      onUpdate: (_o, c) => {
+        this.queue.add(`claim:${claimKeyOf(c)}`);
+        cloneSource(c);
+      },
+      onDelete: (d) => cloneSource(finalStateOf(d)),
     });
     this.pvs.addEventHandler({
       onAdd: (pv) => {
@@ -143,8 +177,9 @@ export class ClaimProvisioner {
     });
   }
 
-  private async syncClaim(key: string): Promise<void> {
+  private async syncClaim(key: string): Promise<{ requeueAfterMs: number } | void> {
     const claim = this.pvcs.store.get(key);
+    if (claim?.metadata.deletionTimestamp && claim.metadata.finalizers?.includes(CLONE_FINALIZER)) return this.releaseCloneSource(claim);
     if (!claim || claim.metadata.deletionTimestamp || pvcSpec(claim).volumeName) return;
     const className = claimClass(claim);
     const sc = className ? this.classes.store.get(className) : undefined;
@@ -156,15 +191,20 @@ export class ClaimProvisioner {
     const failed = (e: StorageError | Error) =>
       this.o.recorder.event(claim, 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass "${className}": ${e.message}`);
 
+    const dataSource = claimDataSource(claim);
+    // Other kinds are a volume populator's to fill.
+    if (dataSource && !isSnapshotSource(dataSource) && !isClaimSource(dataSource)) return;
     if (pvcSpec(claim).volumeMode === 'Block' && !this.o.driver.capabilities.volumeModes.includes('Block')) {
       this.o.recorder.event(claim, 'Warning', 'ProvisioningFailed', `${this.o.driver.provisioner} does not support block volume provisioning`);
       return;
     }
     let capability: VolumeCapability;
     let parameters: Record<string, string>;
+    let secretRefs: ProvisioningSecrets;
     try {
       capability = claimCapability(claim, sc);
       parameters = driverParameters(this.o.driver, sc);
+      secretRefs = provisioningSecrets(sc.parameters, claim, pvName);
       const why = unsupported(this.o.driver, capability);
       if (why) throw why;
     } catch (e) {
@@ -173,14 +213,28 @@ export class ClaimProvisioner {
       return;
     }
     this.o.recorder.event(claim, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${key}"`);
+    const capacityBytes = parseQuantity(pvcSpec(claim).resources?.requests?.storage);
+    let contentSource: VolumeContentSource | undefined;
+    if (dataSource) {
+      try {
+        contentSource = await this.contentSource(claim, dataSource, capacityBytes);
+      } catch (e) {
+        if (!(e instanceof DataSourceError)) throw e;
+        failed(e);
+        return e.retry ? { requeueAfterMs: SOURCE_WAIT_MS } : undefined;
+      }
+    }
     let vol;
     try {
+      const secrets = secretRefs.provisioner && (await readSecret(this.o.client, secretRefs.provisioner));
       vol = await this.o.driver.controller.createVolume({
+        ...(secrets ? { secrets } : {}),
         name: pvName,
-        capacityBytes: parseQuantity(pvcSpec(claim).resources?.requests?.storage),
+        capacityBytes,
         capability,
         parameters,
         topology: this.o.node?.topology(),
+        ...(contentSource ? { contentSource } : {}),
       });
     } catch (e) {
       const err = asStorageError(e);
@@ -196,7 +250,7 @@ export class ClaimProvisioner {
     const pv: KubeObject = {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
-      metadata: { name: pvName, annotations: { [ANN_PROVISIONED_BY]: this.o.driver.provisioner } },
+      metadata: { name: pvName, annotations: { [ANN_PROVISIONED_BY]: this.o.driver.provisioner, ...pvSecretFields(secretRefs).annotations } },
       spec: {
         capacity: { storage: binaryQuantity(vol.capacityBytes) },
         accessModes: pvcSpec(claim).accessModes,
@@ -210,6 +264,7 @@ export class ClaimProvisioner {
           volumeHandle: vol.volumeId,
           ...(capability.fsType ? { fsType: capability.fsType } : {}),
           volumeAttributes: { ...vol.volumeContext, 'storage.kubernetes.io/csiProvisionerIdentity': this.identity },
+          ...pvSecretFields(secretRefs).csi,
         },
         ...(nodeAffinity(vol.accessibleTopology) ? { nodeAffinity: nodeAffinity(vol.accessibleTopology) } : {}),
       },
@@ -221,6 +276,63 @@ export class ClaimProvisioner {
     }
     if (!this.pvs.store.get(pvName)) this.made.add(pvName);
     this.o.recorder.event(claim, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pvName}`);
+  }
+
+  /** upstream getVolumeContentSource: the snapshot or claim the new volume is to be a copy of, checked. */
+  private async contentSource(claim: KubeObject, src: ClaimDataSource, capacityBytes: number): Promise<VolumeContentSource> {
+    const ns = claim.metadata.namespace!;
+    const get = async <T extends KubeObject>(r: typeof PVCS, name: string, namespace?: string): Promise<T | undefined> => {
+      try {
+        return (await this.o.client.resource<T>(r).get(name, namespace)) as T;
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    };
+    if (isSnapshotSource(src)) {
+      const snap = await get<VolumeSnapshot>(VOLUME_SNAPSHOTS, src.name, ns);
+      if (!snap) throw new DataSourceError(`error getting snapshot ${src.name} from api server: volumesnapshots.snapshot.storage.k8s.io "${src.name}" not found`, true);
+      if (snap.metadata.deletionTimestamp) throw new DataSourceError(`snapshot ${src.name} is currently being deleted`, false);
+      const contentName = snap.status?.boundVolumeSnapshotContentName;
+      if (!contentName) throw new DataSourceError(`snapshot ${src.name} not bound`, true);
+      const content = await get<VolumeSnapshotContent>(VOLUME_SNAPSHOT_CONTENTS, contentName);
+      if (!content || !contentPointsTo(content, snap)) throw new DataSourceError(`snapshot ${src.name} is not bound to content ${contentName}`, true);
+      if (content.spec?.driver !== this.o.driver.name) throw new DataSourceError(`snapshot ${src.name} is of driver ${content.spec?.driver}, not ${this.o.driver.name}`, false);
+      const handle = contentSnapshotHandle(content);
+      if (snap.status?.readyToUse !== true || !handle) throw new DataSourceError(`snapshot ${src.name} is not Ready`, true);
+      const restoreSize = parseQuantity(snap.status.restoreSize ?? '0');
+      if (capacityBytes < restoreSize) throw new DataSourceError(`requested volume size ${capacityBytes} is less than the size ${restoreSize} for the source snapshot ${src.name}`, false);
+      return { snapshotId: handle };
+    }
+    const source = await get<KubeObject>(PVCS, src.name, ns);
+    if (!source) throw new DataSourceError(`error getting PVC ${src.name} (namespace "${ns}") from api server: persistentvolumeclaims "${src.name}" not found`, true);
+    if (claimClass(source) !== claimClass(claim))
+      throw new DataSourceError(`the source PVC and destination PVCs must be in the same storage class for cloning.  Source is in ${claimClass(source) || '""'}, but new PVC is in ${claimClass(claim) || '""'}`, false);
+    const mode = (c: KubeObject) => pvcSpec(c).volumeMode ?? 'Filesystem';
+    if (mode(source) !== mode(claim)) throw new DataSourceError(`the source PVC and destination PVCs must have the same volume mode for cloning.  Source is ${mode(source)}.  Requested is ${mode(claim)}`, false);
+    const pv = phaseOf(source) === 'Bound' && pvcSpec(source).volumeName ? await get<KubeObject>(PVS, pvcSpec(source).volumeName!) : undefined;
+    if (!pv) throw new DataSourceError(`the PVC ${src.name} not yet bound to a pv`, true);
+    if (pvSpec(pv).csi?.driver !== this.o.driver.name) throw new DataSourceError(`the source PVC ${src.name} is of driver ${pvSpec(pv).csi?.driver ?? '(none)'}, not ${this.o.driver.name}`, false);
+    const sourceBytes = parseQuantity(pvcStatus(source).capacity?.storage ?? pvSpec(pv).capacity?.storage);
+    if (capacityBytes < sourceBytes)
+      throw new DataSourceError(`error, new PVC request must be greater than or equal in size to the specified PVC data source, requested ${capacityBytes} but source is ${sourceBytes}`, false);
+    if (source.metadata.deletionTimestamp) throw new DataSourceError(`the source PVC ${src.name} is being deleted`, false);
+    if (!source.metadata.finalizers?.includes(CLONE_FINALIZER))
+      await this.o.client.resource(PVCS).update({ ...source, metadata: { ...source.metadata, finalizers: [...(source.metadata.finalizers ?? []), CLONE_FINALIZER] } });
+    return { volumeId: pvSpec(pv).csi!.volumeHandle };
+  }
+
+  /** upstream's CloningProtectionController: a source being deleted is let go once no clone of it is Pending. */
+  private async releaseCloneSource(source: KubeObject): Promise<void> {
+    const pv = this.pvs.store.get(pvcSpec(source).volumeName ?? '');
+    if (!pv || !this.owns(pv)) return;
+    const pending = this.pvcs.store.byNamespace(source.metadata.namespace!).some((c) => {
+      const src = claimDataSource(c);
+      return isClaimSource(src) && src!.name === source.metadata.name && (phaseOf(c) ?? 'Pending') === 'Pending' && !c.metadata.deletionTimestamp;
+    });
+    if (pending) return;
+    const finalizers = source.metadata.finalizers!.filter((f) => f !== CLONE_FINALIZER);
+    await this.o.client.resource(PVCS).update({ ...source, metadata: { ...source.metadata, finalizers } });
   }
 
   private async clearSelectedNode(claim: KubeObject): Promise<void> {
@@ -249,7 +361,8 @@ export class ClaimProvisioner {
     // Released: its claim is gone. A volume an administrator deleted goes too, unless a claim still holds it.
     if (phaseOf(pv) !== 'Released' && !(pv.metadata.deletionTimestamp && phaseOf(pv) !== 'Bound')) return;
     try {
-      await this.o.driver.controller.deleteVolume(s.csi!.volumeHandle);
+      const ref = deletionSecretRef(pv);
+      await this.o.driver.controller.deleteVolume(s.csi!.volumeHandle, ref && (await readSecret(this.o.client, ref)));
     } catch (e) {
       const err = asStorageError(e);
       // The last pod's unmount usually follows within seconds: only a volume busy for long is news.

@@ -24,6 +24,7 @@ import { claimKeyOf, isClaimBound, PVCS, pvcSpec, pvcStatus, PVS, pvSpec } from 
 import { FS_RESIZE_PENDING_MESSAGE, type ResizeState, withResizeState } from './claim-status.js';
 import type { AccessMode, StorageDriver, VolumeCapability, VolumeMode } from './driver.js';
 import { asStorageError } from './errors.js';
+import { readSecretRef, type SecretRef } from './csi-secrets.js';
 import type { FsType } from './mkfs.js';
 
 export interface ResizerOptions {
@@ -35,9 +36,17 @@ export interface ResizerOptions {
   kubeletRecorder: EventRecorder;
   logger: Logger;
   driver: StorageDriver;
-  node: { name: string; labels: () => Record<string, string> };
-  /** Where the volume of `pv` is staged on this node. */
-  stagingPath: (pv: KubeObject) => string;
+  /**
+   * The node this resizer runs on (absent: the cluster's controller manager). A node-scoped
+   * driver's resizer takes the volumes of its node; a cluster-scoped driver's takes every volume
+   * of the driver, split by `steps`: the controller step once for the cluster, the node step in
+   * each agent for the volumes staged there.
+   */
+  node?: { name: string; labels: () => Record<string, string> };
+  /** Which of the two steps to run (default both). */
+  steps?: 'controller' | 'node';
+  /** Where the volume of `pv` is staged on this node (for the node step). */
+  stagingPath?: (pv: KubeObject) => string;
   onChange?: () => void;
 }
 
@@ -92,8 +101,10 @@ export class VolumeResizer {
   private owns(pv: KubeObject): boolean {
     const s = pvSpec(pv);
     if (s.csi?.driver !== this.o.driver.name) return false;
-    const labels = this.o.node.labels();
-    return (s.nodeAffinity?.required?.nodeSelectorTerms ?? []).some((t) => nodeSelectorTermMatches(t, labels, this.o.node.name));
+    const node = this.o.node;
+    if (this.o.driver.controllerScope === 'cluster' || !node) return true;
+    const labels = node.labels();
+    return (s.nodeAffinity?.required?.nodeSelectorTerms ?? []).some((t) => nodeSelectorTermMatches(t, labels, node.name));
   }
 
   private async sync(key: string): Promise<void> {
@@ -107,8 +118,9 @@ export class VolumeResizer {
     // A size the driver refused for good is not tried again until the claim asks for another.
     const infeasible = st.allocatedResourceStatuses?.storage === 'ControllerResizeInfeasible' && String(st.allocatedResources?.storage) === String(request);
     try {
-      if (want > bytesOf(pvSpec(pv).capacity?.storage) && !infeasible) ({ claim, pv } = await this.expandController(claim, pv, want));
-      if (bytesOf(pvSpec(pv).capacity?.storage) > bytesOf(pvcStatus(claim).capacity?.storage)) await this.expandNode(claim, pv);
+      if (this.o.steps !== 'node' && want > bytesOf(pvSpec(pv).capacity?.storage) && !infeasible) ({ claim, pv } = await this.expandController(claim, pv, want));
+      const { node, stagingPath } = this.o;
+      if (this.o.steps !== 'controller' && node && stagingPath && bytesOf(pvSpec(pv).capacity?.storage) > bytesOf(pvcStatus(claim).capacity?.storage)) await this.expandNode(claim, pv, node, stagingPath(pv));
     } catch (e) {
       if (isConflict(e)) return this.queue.addAfter(key, 200);
       if (isNotFound(e)) return;
@@ -127,7 +139,8 @@ export class VolumeResizer {
     this.o.recorder.event(claim, 'Normal', 'Resizing', `External resizer is resizing volume ${name}`);
     let result;
     try {
-      result = await this.o.driver.controller.controllerExpandVolume(pvSpec(pv).csi!.volumeHandle, want, pvCapability(pv));
+      const secrets = await readSecretRef(this.o.client, (pvSpec(pv).csi as { controllerExpandSecretRef?: SecretRef } | undefined)?.controllerExpandSecretRef);
+      result = await this.o.driver.controller.controllerExpandVolume(pvSpec(pv).csi!.volumeHandle, want, pvCapability(pv), secrets);
     } catch (e) {
       const err = asStorageError(e);
       const message = `resize volume "${name}" by resizer "${this.o.driver.name}" failed: ${err.message}`;
@@ -151,10 +164,9 @@ export class VolumeResizer {
     return { claim, pv };
   }
 
-  private async expandNode(claim: KubeObject, pv: KubeObject): Promise<void> {
+  private async expandNode(claim: KubeObject, pv: KubeObject, node: { name: string }, staging: string): Promise<void> {
     const name = pv.metadata.name!;
     const handle = pvSpec(pv).csi!.volumeHandle;
-    const staging = this.o.stagingPath(pv);
     if (!(await this.o.driver.node.isStaged(handle, staging))) return; // finished at the next stage
     const size = String(pvSpec(pv).capacity?.storage);
     try {
@@ -170,6 +182,6 @@ export class VolumeResizer {
     }
     this.told.delete(`${name}@${size}`);
     await this.setStatus(claim, { capacity: size, resizeStatus: null });
-    this.o.kubeletRecorder.event(claim, 'Normal', 'FileSystemResizeSuccessful', `MountVolume.NodeExpandVolume succeeded for volume "${name}" ${this.o.node.name}`);
+    this.o.kubeletRecorder.event(claim, 'Normal', 'FileSystemResizeSuccessful', `MountVolume.NodeExpandVolume succeeded for volume "${name}" ${node.name}`);
   }
 }

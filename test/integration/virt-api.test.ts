@@ -11,10 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { upCluster, type CairnCluster } from '../support/cairn-cluster.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { kubectl as runKubectl, type KubectlRun } from '../support/workloads.js';
 
+const CAIRN = fileURLToPath(new URL('../../../bin/cairn.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/vm/', import.meta.url));
 const NS = 'virt';
 
@@ -239,6 +241,37 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
     assert.equal(migrations.length, 1);
     assert.match(migrations[0].metadata.name, /^kubevirt-migrate-vm-[a-z0-9]{5}$/);
     assert.deepEqual(migrations[0].spec, { vmiName: 'testvmi', addedNodeSelector: { zone: 'b' } });
+  });
+
+  test('cairn vm start/stop: the same API, one plain line per answer', async () => {
+    const vm = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'clivm', namespace: NS }, spec: { runStrategy: 'Halted', template: { spec: { domain: { devices: {} } } } } };
+    await ok(['create', '-f', '-'], JSON.stringify(vm));
+    // Asynchronously: the server runs in this process.
+    const cairn = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, [CAIRN, 'vm', ...args, '-n', NS, '--kubeconfig', server.kubeconfigPath], { encoding: 'utf8', timeout: 30_000 }, (e, stdout, stderr) =>
+          resolve({ status: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr }),
+        ),
+      );
+    let r = await cairn('start', 'clivm');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'VM clivm was scheduled to start\n');
+    assert.equal(await jsonpath(['get', 'vm', 'clivm', '-n', NS], '{.spec.runStrategy}'), 'Always');
+    r = await cairn('start', 'clivm');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.trim(), /^error: cairn vm start clivm: Operation cannot be fulfilled on virtualmachine\.kubevirt\.io "clivm": Always does not support manual start requests$/);
+    r = await cairn('stop', 'clivm', '--grace-period', 'soon');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--grace-period wants whole seconds/);
+    assert.equal((await cairn('stop', 'clivm', '--grace-period', '5')).status, 0);
+    assert.equal(await jsonpath(['get', 'vm', 'clivm', '-n', NS], '{.spec.runStrategy}'), 'Halted');
+    r = await cairn('stop', 'nosuch');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /virtualmachine\.kubevirt\.io "nosuch" not found/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    r = await cairn('frobnicate', 'clivm');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /cairn vm wants one of start, stop, restart, migrate, not "frobnicate"/);
   });
 });
 

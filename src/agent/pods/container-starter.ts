@@ -8,7 +8,7 @@ import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import { ContainerStartError, type RuncRuntime } from '../runtime/container-runtime.js';
-import { buildOciSpec, SpecError } from '../runtime/oci-spec.js';
+import { buildOciSpec, type ContainerMount, SpecError } from '../runtime/oci-spec.js';
 import { restrictOomScoreAdj } from '../runtime/oom-score-adj.js';
 import { coreRlimit } from '../crash/core-rlimit.js';
 import { runLifecycleHandler } from '../probes/lifecycle-hooks.js';
@@ -51,6 +51,8 @@ export interface StarterDeps {
   /** Service environment variables: the namespace's (enableServiceLinks) and the master service's. */
   serviceEnv?: (namespace: string) => { services: Record<string, string>; master: Record<string, string> };
   target: (pod: Pod, c: Container, containerId: string, podIP: string) => ProbeTarget;
+  /** Host mounts granted to an image by manifest digest (only images the agent built: host-tools-image.ts). */
+  hostMounts?: (manifestDigest: string) => ContainerMount[];
 }
 
 export interface StartRequest {
@@ -90,12 +92,12 @@ export class ContainerStarter {
       const envMap = Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
       await mkdir(dirname(termLog), { recursive: true });
       await writeFile(termLog, '', { mode: 0o666 });
-      const mounts = containerMounts(pod, c, req.volumes, envMap, {
+      const mounts = [...(d.hostMounts?.(image.digest) ?? []), ...containerMounts(pod, c, req.volumes, envMap, {
         etcHosts: sandbox.files.hosts,
         resolvConf: sandbox.files.resolvConf,
         hostnameFile: sandbox.files.hostname,
         terminationLog: { hostPath: termLog, containerPath: c.terminationMessagePath || '/dev/termination-log' },
-      });
+      })];
       // A stale bundle of the same id (a crash between create and bookkeeping) is replaced.
       await this.removeLeftovers(id, bundle);
       const { rootfs } = await d.images.prepareRootfs(image, bundle);

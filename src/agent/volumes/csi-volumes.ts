@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../../client/log.js';
 import type { KubeObject } from '../../util/object.js';
 import { pvSpec } from '../../storage/api.js';
-import type { StorageDriver, VolumeMode } from '../../storage/driver.js';
+import type { Secrets, StorageDriver, VolumeMode } from '../../storage/driver.js';
 import { KeyedMutex } from '../../storage/keyed-mutex.js';
 import { csiPluginsDir, STAGING_RECORD, type StagingRecord, stagingDir, stagingPathIn } from '../../storage/node-paths.js';
 import { pvCapability } from '../../storage/resizer.js';
@@ -80,6 +80,8 @@ export class CsiVolumes {
       logger: Logger;
       /** Told after a volume was staged (a pending filesystem resize can finish). */
       onStaged?: (claimKey: string) => void;
+      /** Reads the PV's nodeStageSecretRef (CSI hands NodeStageVolume that Secret's data). */
+      nodeStageSecrets?: (pv: KubeObject) => Promise<Secrets | undefined>;
     },
   ) {}
 
@@ -100,7 +102,8 @@ export class CsiVolumes {
     const record: PublishRecord = { driver: csi.driver, volumeHandle: csi.volumeHandle, mode, pvName: pv.metadata.name!, claimNamespace: claim.metadata.namespace!, claimName: claim.metadata.name! };
     await writeRecord(join(pluginMetaDir(ctx.podDir, CSI_PLUGIN, ctx.volume.name), STAGING_RECORD), record);
     return this.locks.run(csi.volumeHandle, async () => {
-      const req = { volumeId: csi.volumeHandle, stagingPath: staging, capability, volumeContext: csi.volumeAttributes ?? {} };
+      const secrets = await this.o.nodeStageSecrets?.(pv);
+      const req = { volumeId: csi.volumeHandle, stagingPath: staging, capability, volumeContext: csi.volumeAttributes ?? {}, ...(secrets ? { secrets } : {}) };
       await writeRecord(join(sdir, STAGING_RECORD), { driver: csi.driver, volumeHandle: csi.volumeHandle, mode } satisfies StagingRecord);
       await driver.node.nodeStageVolume(req);
       this.o.onStaged?.(`${claim.metadata.namespace}/${claim.metadata.name}`);

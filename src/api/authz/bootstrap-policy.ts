@@ -135,6 +135,9 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       rule(['create', 'update', 'patch', 'delete'], ['storage.k8s.io'], ['csistoragecapacities']),
       rule(['create', 'update', 'patch', 'delete'], [''], ['persistentvolumes']),
       rule(['update', 'patch'], [''], ['persistentvolumeclaims']),
+      // And the snapshotter of their snapshots (csi-snapshotter in distributed mode); restores read snapshots.
+      rule(READ, ['snapshot.storage.k8s.io'], ['volumesnapshots', 'volumesnapshotclasses', 'volumesnapshotcontents']),
+      rule(['update', 'patch'], ['snapshot.storage.k8s.io'], ['volumesnapshotcontents', 'volumesnapshotcontents/status']),
     ],
   },
   // The cluster DNS server (`cairn dns`): what CoreDNS's system:coredns role grants for the

@@ -141,6 +141,38 @@ export class LocalVolumeStore {
     });
   }
 
+  /**
+   * Creates the volume as a copy (a restore or a clone): `fill` writes the source's image to the
+   * path it is given, which then grows to the requested size if that is larger (the filesystem
+   * inside grows when the volume is staged). Crash-safe and idempotent as `create`.
+   */
+  async createCopy(id: string, requestedBytes: number, mode: VolumeMode, fsType: FsType | undefined, sourceBytes: number, fill: (path: string) => Promise<void>): Promise<LocalVolume> {
+    return this.lock.run(async () => {
+      const existing = await this.get(id);
+      if (existing) {
+        if (existing.mode !== mode || existing.fsType !== fsType) throw new StorageError('AlreadyExists', `volume ${id} exists with a different volume mode or filesystem`);
+        return existing;
+      }
+      const bytes = roundUpMi(Math.max(requestedBytes, sourceBytes));
+      await this.ensureRoom(bytes);
+      const image = await this.imagePath(id);
+      const partial = `${image}.partial`;
+      try {
+        await rm(partial, { force: true });
+        await fill(partial);
+        if ((await stat(partial)).size < bytes) await truncate(partial, bytes);
+        await this.writeDescription(id, { mode, ...(fsType && mode === 'Filesystem' ? { fsType } : {}) });
+        await rename(partial, image);
+      } catch (e) {
+        await rm(partial, { force: true });
+        await rm(this.descriptionPath(id), { force: true });
+        if (isNoSpace(e)) throw new StorageError('ResourceExhausted', `no space left on the node's disk while creating volume ${id}`);
+        throw e;
+      }
+      return (await this.get(id))!;
+    });
+  }
+
   /** Grows the image to `bytes` (whole MiB); never shrinks. */
   async grow(id: string, bytes: number): Promise<LocalVolume> {
     return this.lock.run(async () => {

@@ -1,0 +1,127 @@
+/**
+ * `cairn cdi-import` (hidden): the entrypoint of the importer pod a DataVolume gets
+ * (`cairn.local/cdi-importer`). Its inputs are CDI importer's environment variables
+ * (IMPORTER_SOURCE http|none, IMPORTER_ENDPOINT, IMPORTER_CERT_DIR, IMPORTER_ACCESS_KEY_ID,
+ * IMPORTER_SECRET_KEY, IMPORTER_IMAGE_SIZE, FILESYSTEM_OVERHEAD); the target is the claim at
+ * CDI's paths: the device /dev/cdi-block-volume when present (Block), else the directory /data.
+ *
+ * The importer has no API credentials, so it reports as CDI's does: progress as a metric on
+ * port 8443 that the DataVolume controller reads from the pod IP (importer-protocol.ts), also
+ * logged as `Import progress: N.NN%` lines for `kubectl logs`; the result as its termination
+ * message (/dev/termination-log): `Import Complete`, or the error, which also makes the exit
+ * status non-zero so the pod restarts (restartPolicy OnFailure) as CDI's does.
+ */
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { openHttpSource, type HttpSourceOptions } from '../../virt/cdi/image-source.js';
+import { DEFAULT_FILESYSTEM_OVERHEAD, DISK_IMAGE, filesystemDiskSize, type ImportProgress, type ImportTarget, importImage } from '../../virt/cdi/importer.js';
+import { formatProgress, IMPORT_COMPLETE, PROGRESS_PORT, progressMetricText } from '../../virt/cdi/importer-protocol.js';
+import { parseQuantity } from '../../registry/validation.js';
+import { CliError } from '../errors.js';
+import type { Command } from '../main.js';
+
+const BLOCK_DEVICE = '/dev/cdi-block-volume';
+const DATA_DIR = '/data';
+const SCRATCH_DIR = '/tmp/cdi-scratch';
+const TERMINATION_LOG = '/dev/termination-log';
+
+/** The size of a block device from sysfs (Node's stat reports 0 for devices). */
+async function blockDeviceSize(device: string): Promise<number> {
+  const st = await stat(device);
+  const major = Math.floor(st.rdev / 256) & 0xfff;
+  const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
+  const sectors = Number((await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8')).trim());
+  if (!Number.isFinite(sectors) || sectors <= 0) throw new CliError(`cannot tell the size of ${device}`);
+  return sectors * 512;
+}
+
+/** The PEM certificates of the certConfigMap's files, concatenated. */
+async function caBundle(dir: string): Promise<string> {
+  const names = (await readdir(dir)).filter((n) => !n.startsWith('..'));
+  return (await Promise.all(names.map((n) => readFile(join(dir, n), 'utf8')))).join('\n');
+}
+
+async function target(): Promise<ImportTarget> {
+  const isBlock = await stat(BLOCK_DEVICE).then((s) => s.isBlockDevice(), () => false);
+  return isBlock ? { kind: 'block', device: BLOCK_DEVICE, sizeBytes: await blockDeviceSize(BLOCK_DEVICE) } : { kind: 'filesystem', dir: DATA_DIR };
+}
+
+/**
+ * Serves the progress metric on the pod's port for the controller, and logs each whole percent.
+ * Download is the first half of the work, conversion the second (CDI reports one figure).
+ */
+async function progressReporter(ownerUid: string): Promise<{ onProgress: (p: ImportProgress) => void; close: () => void }> {
+  let overall = 0;
+  let logged = -1;
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(progressMetricText(ownerUid, overall));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(PROGRESS_PORT, resolve));
+  return {
+    onProgress: (p) => {
+      overall = p.phase === 'download' ? p.percent / 2 : 50 + p.percent / 2;
+      if (Math.floor(overall) === logged) return;
+      logged = Math.floor(overall);
+      console.log(`Import progress: ${formatProgress(overall)}`);
+    },
+    close: () => server.close(),
+  };
+}
+
+async function runImport(env: NodeJS.ProcessEnv): Promise<string> {
+  const overhead = env.FILESYSTEM_OVERHEAD ? Number(env.FILESYSTEM_OVERHEAD) : DEFAULT_FILESYSTEM_OVERHEAD;
+  const t = await target();
+  const source = env.IMPORTER_SOURCE ?? 'http';
+  if (source === 'none') {
+    // A blank Filesystem volume gets an empty sparse disk.img; a blank Block volume is the device itself.
+    if (t.kind === 'filesystem') {
+      const path = join(t.dir, DISK_IMAGE);
+      await writeFile(path, '', { flag: 'a' });
+      // CDI's size: what the volume offers, capped at the size asked.
+      const asked = parseQuantity(env.IMPORTER_IMAGE_SIZE ?? '');
+      const offered = await filesystemDiskSize(t.dir, overhead);
+      await truncate(path, asked > 0 ? Math.min(offered, asked - (asked % 512)) : offered);
+    }
+    return IMPORT_COMPLETE;
+  }
+  if (source !== 'http') throw new CliError(`unsupported IMPORTER_SOURCE ${JSON.stringify(source)} (http and none are)`);
+  const url = env.IMPORTER_ENDPOINT;
+  if (!url) throw new CliError('IMPORTER_ENDPOINT is not set');
+  const o: HttpSourceOptions = {};
+  if (env.IMPORTER_CERT_DIR) o.caPem = await caBundle(env.IMPORTER_CERT_DIR);
+  if (env.IMPORTER_ACCESS_KEY_ID || env.IMPORTER_SECRET_KEY) o.basicAuth = { username: env.IMPORTER_ACCESS_KEY_ID ?? '', password: env.IMPORTER_SECRET_KEY ?? '' };
+  const reporter = await progressReporter(env.OWNER_UID ?? '');
+  let r;
+  try {
+    r = await importImage({ source: await openHttpSource(url, o), target: t, scratchDir: SCRATCH_DIR, filesystemOverhead: overhead, onProgress: reporter.onProgress });
+  } finally {
+    reporter.close();
+  }
+  console.log(`imported a ${r.format} image of ${r.imageSizeBytes} bytes into a disk of ${r.diskSizeBytes} bytes`);
+  return IMPORT_COMPLETE;
+}
+
+export const cdiImportCommand: Command = {
+  name: 'cdi-import',
+  summary: "a DataVolume importer pod's entrypoint (inputs from IMPORTER_* variables)",
+  usage: 'usage: cairn cdi-import   (run by importer pods; reads IMPORTER_SOURCE, IMPORTER_ENDPOINT, IMPORTER_CERT_DIR, IMPORTER_ACCESS_KEY_ID, IMPORTER_SECRET_KEY, FILESYSTEM_OVERHEAD)',
+  hidden: true,
+  options: {},
+  async run() {
+    let message: string;
+    let code = 0;
+    try {
+      message = await runImport(process.env);
+      console.log(message);
+    } catch (e) {
+      message = (e as Error).message;
+      code = 1;
+      console.error(`error: ${message}`);
+    }
+    // Only into the file the agent made for the container ('r+': never a new file in a host's /dev).
+    await writeFile(TERMINATION_LOG, message, { flag: 'r+' }).catch(() => undefined);
+    return code;
+  },
+};

@@ -1,0 +1,164 @@
+/**
+ * The node service of `cairn.io/ceph-rbd` on a kernel without rbd or nbd: the image is reached
+ * through librbd — an `rbd-fuse` mount exposing the one image as a file (in `rbd-fuse/` beside
+ * the staging path, inside the volume's staging dir) — and a loop device on that file (without
+ * direct I/O, which FUSE files do not offer). Filesystem volumes get a filesystem on the loop
+ * device the first time any node stages them (ext4 by default, xfs by `fsType`), mounted at the
+ * staging path and bound into pods; Block volumes hand the loop device itself to the pod.
+ *
+ * State is read back from the kernel (mount table, `losetup --list`), so every call is
+ * idempotent and a restarted agent unstages what an earlier one staged.
+ */
+import { lstat, mkdir, readlink, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { bindMount, mount, mountAt, unmount } from '../../agent/mount.js';
+import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
+import { StorageError } from '../errors.js';
+import { ext4Bytes, growExt4Offline, growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
+import { filesystemStats } from '../fs-stats.js';
+import { KeyedMutex } from '../keyed-mutex.js';
+import { attachLoopDevice, detachLoopDevice, listLoopDevices, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
+import { isFsType, makeFilesystem } from '../mkfs.js';
+import { filesystemOn } from './blkid.js';
+import { cephUserOf } from './ceph-exec.js';
+import { parseVolumeId } from './ceph-ids.js';
+import { mountRbdImage, unmountFuse } from './fuse-clients.js';
+
+const exists = (p: string) => lstat(p).then(() => true, () => false);
+/** Where the image's rbd-fuse mount lives for a staging path. */
+const fuseDirOf = (stagingPath: string) => join(dirname(stagingPath), 'rbd-fuse');
+const readOnlyOnly = (cap: VolumeCapability) => cap.accessModes.length > 0 && cap.accessModes.every((m) => m === 'ReadOnlyMany');
+
+export class RbdNodeService implements NodeService {
+  private readonly locks = new KeyedMutex();
+
+  async nodeStageVolume(req: NodeStageRequest): Promise<void> {
+    await this.locks.run(req.volumeId, async () => {
+      const ref = parseVolumeId(req.volumeId);
+      if (req.capability.mode === 'Filesystem' && (await mountAt(req.stagingPath))) return;
+      const fuseDir = fuseDirOf(req.stagingPath);
+      const fuseBefore = !!(await mountAt(fuseDir));
+      try {
+        const file = await mountRbdImage(ref, cephUserOf(req.secrets, 'NodeStageVolume'), ref.container, ref.name, fuseDir);
+        const [found] = await loopDevicesOf(file);
+        const dev = found?.name ?? (await attachLoopDevice(file));
+        if (req.capability.mode === 'Block') {
+          if ((await readlink(req.stagingPath).catch(() => '')) === dev) return;
+          await rm(req.stagingPath, { force: true });
+          await symlink(dev, req.stagingPath);
+          return;
+        }
+        await refreshLoopCapacity(dev);
+        const fsType = (await filesystemOn(dev)) ?? (await this.format(dev, req.capability));
+        const writable = !readOnlyOnly(req.capability);
+        // A volume grown while no node had it staged (or restored into a larger one) grows now:
+        // ext4 offline, before the mount (online growth needs CAP_SYS_RESOURCE), xfs once mounted.
+        if (writable && fsType === 'ext4' && (await ext4Bytes(dev)) < (await stat(file)).size) await growExt4Offline(dev);
+        await mkdir(req.stagingPath, { recursive: true, mode: 0o750 });
+        await mount({ type: fsType, source: dev, target: req.stagingPath, options: [...(req.capability.mountFlags ?? []), ...(writable ? [] : ['ro'])] });
+        if (writable && fsType === 'xfs') await growMountedFilesystem('xfs', dev, req.stagingPath);
+      } catch (e) {
+        if (!fuseBefore) await this.release(req.stagingPath).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  private async format(dev: string, cap: VolumeCapability): Promise<string> {
+    const fsType = cap.fsType ?? 'ext4';
+    if (readOnlyOnly(cap)) throw new StorageError('FailedPrecondition', `a ReadOnlyMany volume must already hold a filesystem (restore or clone it from a snapshot or volume)`);
+    await makeFilesystem(dev, fsType);
+    return fsType;
+  }
+
+  async nodeUnstageVolume(volumeId: string, stagingPath: string): Promise<void> {
+    await this.locks.run(volumeId, async () => {
+      if (await mountAt(stagingPath)) {
+        try {
+          await unmount(stagingPath);
+        } catch (e) {
+          throw new StorageError('FailedPrecondition', `volume ${volumeId} is busy at ${stagingPath}: ${(e as Error).message}`);
+        }
+      }
+      await this.release(stagingPath);
+    });
+  }
+
+  /** Removes the staging path, the loop device and the rbd-fuse mount (in that order). */
+  private async release(stagingPath: string): Promise<void> {
+    const st = await lstat(stagingPath).catch(() => undefined);
+    if (st?.isDirectory()) await rmdir(stagingPath);
+    else if (st) await rm(stagingPath, { force: true });
+    const fuseDir = fuseDirOf(stagingPath);
+    for (const d of await listLoopDevices()) if (d.backFile.startsWith(`${fuseDir}/`)) await detachLoopDevice(d.name);
+    await unmountFuse(fuseDir);
+    await rmdir(fuseDir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async nodePublishVolume(req: NodePublishRequest): Promise<void> {
+    await this.locks.run(req.volumeId, async () => {
+      if (await mountAt(req.targetPath)) return;
+      if (req.capability.mode === 'Block') {
+        const dev = await readlink(req.stagingPath).catch(() => undefined);
+        if (!dev) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
+        if (!(await exists(req.targetPath))) await writeFile(req.targetPath, '', { mode: 0o600 });
+        await bindMount(dev, req.targetPath, { readOnly: req.readOnly });
+        return;
+      }
+      if (!(await mountAt(req.stagingPath))) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
+      await mkdir(req.targetPath, { recursive: true, mode: 0o750 });
+      await bindMount(req.stagingPath, req.targetPath, { readOnly: req.readOnly });
+    });
+  }
+
+  async nodeUnpublishVolume(volumeId: string, targetPath: string): Promise<void> {
+    await this.locks.run(volumeId, async () => {
+      if (await mountAt(targetPath)) await unmount(targetPath);
+      const st = await lstat(targetPath).catch(() => undefined);
+      if (st?.isDirectory()) await rmdir(targetPath);
+      else if (st) await rm(targetPath, { force: true });
+    });
+  }
+
+  async nodeExpandVolume(volumeId: string, stagingPath: string, capability: VolumeCapability): Promise<{ capacityBytes: number }> {
+    return this.locks.run(volumeId, async () => {
+      const ref = parseVolumeId(volumeId);
+      const file = join(fuseDirOf(stagingPath), ref.name);
+      const [dev] = await loopDevicesOf(file);
+      if (!dev) throw new StorageError('FailedPrecondition', `volume ${volumeId} is not staged on this node`);
+      await refreshLoopCapacity(dev.name);
+      if (capability.mode === 'Filesystem') {
+        const m = await mountAt(stagingPath);
+        if (!m || !isFsType(m.fsType)) throw new StorageError('FailedPrecondition', `volume ${volumeId} is not staged at ${stagingPath}`);
+        try {
+          await growMountedFilesystem(m.fsType, dev.name, stagingPath);
+        } catch (e) {
+          if (e instanceof OnlineResizeRefused)
+            throw new StorageError('FailedPrecondition', `the kernel refused to grow the mounted ext4 filesystem of volume ${volumeId} (the agent lacks CAP_SYS_RESOURCE); it grows when the volume is next staged`);
+          throw e;
+        }
+      }
+      return { capacityBytes: (await stat(file)).size };
+    });
+  }
+
+  async nodeGetVolumeStats(volumeId: string, volumePath: string, mode: VolumeMode): Promise<VolumeStats> {
+    if (mode === 'Filesystem') return filesystemStats(volumePath);
+    const dev = await readlink(volumePath).catch(() => undefined);
+    const loop = dev && (await listLoopDevices()).find((d) => d.name === dev);
+    if (!loop) throw new StorageError('NotFound', `volume ${volumeId} is not staged at ${volumePath}`);
+    return { capacityBytes: (await stat(loop.backFile)).size };
+  }
+
+  async isStaged(volumeId: string, stagingPath: string): Promise<boolean> {
+    const ref = parseVolumeId(volumeId);
+    const devices = await loopDevicesOf(join(fuseDirOf(stagingPath), ref.name));
+    if (!devices.length) return false;
+    const link = await readlink(stagingPath).catch(() => undefined);
+    if (link) return devices.some((d) => d.name === link);
+    const m = await mountAt(stagingPath);
+    return !!m && devices.some((d) => d.name === m.source);
+  }
+}
