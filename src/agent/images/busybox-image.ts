@@ -8,29 +8,19 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import { sha256 } from './digest.js';
-import { MT, type ImageManifest } from './media.js';
+import { buildLocalImage, type BuiltLocalImage, seedLocalImage } from './local-image.js';
 import type { ImageRecord, ImageStore } from './store.js';
-import { writeTar, type TarWriteEntry } from './tar.js';
+import type { TarWriteEntry } from './tar.js';
 
 export const BUSYBOX_PATH = '/bin/busybox';
 export const BUSYBOX_IMAGE_REPO = 'cairn.local/busybox';
-const MTIME = 1_700_000_000;
 const run = promisify(execFile);
 
 export class BusyboxMissingError extends Error {
   override name = 'BusyboxMissingError';
 }
 
-export interface BuiltBusyboxImage {
-  reference: string;
-  manifest: ImageManifest;
-  manifestBytes: Buffer;
-  manifestDigest: string;
-  config: Buffer;
-  layer: Buffer;
-}
+export type BuiltBusyboxImage = BuiltLocalImage;
 
 /** The busybox version (`1.35.0`), used as the image tag. */
 async function busyboxVersion(): Promise<string> {
@@ -56,41 +46,10 @@ export async function buildBusyboxImage(): Promise<BuiltBusyboxImage> {
     { name: 'var', type: 'directory', mode: 0o755 },
     { name: 'var/www', type: 'directory', mode: 0o755 },
   ];
-  const tar = writeTar(entries.map((e) => ({ mtime: MTIME, ...e })));
-  const layer = gzipSync(tar, { level: 6 });
-  const config = Buffer.from(
-    JSON.stringify({
-      created: new Date(MTIME * 1000).toISOString(),
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
-      rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-    }),
-  );
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MT.ociManifest,
-    config: { mediaType: MT.ociConfig, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: MT.ociLayerGzip, digest: sha256(layer), size: layer.length }],
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  return { reference: `${BUSYBOX_IMAGE_REPO}:${await busyboxVersion()}`, manifest, manifestBytes, manifestDigest: sha256(manifestBytes), config, layer };
+  return buildLocalImage({ repo: BUSYBOX_IMAGE_REPO, tag: await busyboxVersion(), entries, cmd: ['sh'] });
 }
 
 /** Puts the busybox image into a node's store (a no-op when it is there already). */
 export async function seedBusyboxImage(store: ImageStore, img?: BuiltBusyboxImage): Promise<ImageRecord> {
-  const b = img ?? (await buildBusyboxImage());
-  const have = await store.get(b.reference);
-  if (have?.digest === b.manifestDigest) return have;
-  await store.putBlobBytes(b.manifest.layers[0]!.digest, b.layer);
-  await store.putBlobBytes(b.manifest.config.digest, b.config);
-  await store.putBlobBytes(b.manifestDigest, b.manifestBytes);
-  return store.commitImage({
-    manifest: b.manifest,
-    manifestDigest: b.manifestDigest,
-    mediaType: MT.ociManifest,
-    configBytes: b.config,
-    references: [b.reference],
-    repoDigests: [`${BUSYBOX_IMAGE_REPO}@${b.manifestDigest}`],
-  });
+  return seedLocalImage(store, img ?? (await buildBusyboxImage()));
 }

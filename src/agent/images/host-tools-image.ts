@@ -13,16 +13,13 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import type { ContainerMount } from '../runtime/oci-spec.js';
-import { sha256 } from './digest.js';
-import { MT, type ImageManifest } from './media.js';
+import { buildLocalImage, type BuiltLocalImage, seedLocalImage } from './local-image.js';
 import type { ImageRecord, ImageStore } from './store.js';
-import { writeTar, type TarWriteEntry } from './tar.js';
+import type { TarWriteEntry } from './tar.js';
 
 /** The host directories every host-tools image sees (symlinks on merged-/usr hosts are copied as links). */
 export const HOST_SYSTEM_DIRS: readonly string[] = ['/usr', '/lib', '/lib64', '/bin', '/sbin'];
-const MTIME = 1_700_000_000;
 
 /** The root of the running Cairn install (the directory holding package.json and bin/cairn.js). */
 export const CAIRN_ROOT = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
@@ -37,14 +34,7 @@ export interface HostToolsImageSpec {
   env?: string[];
 }
 
-export interface BuiltHostToolsImage {
-  reference: string;
-  repo: string;
-  manifest: ImageManifest;
-  manifestBytes: Buffer;
-  manifestDigest: string;
-  config: Buffer;
-  layer: Buffer;
+export interface BuiltHostToolsImage extends BuiltLocalImage {
   /** The read-only bind mounts its containers get. */
   mounts: ContainerMount[];
 }
@@ -88,25 +78,7 @@ export function buildHostToolsImage(spec: HostToolsImageSpec): BuiltHostToolsIma
     mounts.push({ kind: 'bind', source: path, destination: path, readOnly: true });
   }
   for (const d of [...dirs].sort()) if (!entries.some((e) => e.name === d)) entries.push({ name: d, type: 'directory', mode: 0o755 });
-  const tar = writeTar(entries.map((e) => ({ mtime: MTIME, ...e })));
-  const layer = gzipSync(tar, { level: 6 });
-  const config = Buffer.from(
-    JSON.stringify({
-      created: new Date(MTIME * 1000).toISOString(),
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(spec.env ?? [])], Entrypoint: spec.entrypoint, WorkingDir: '/' },
-      rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-    }),
-  );
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MT.ociManifest,
-    config: { mediaType: MT.ociConfig, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: MT.ociLayerGzip, digest: sha256(layer), size: layer.length }],
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  return { reference: `${spec.repo}:${spec.tag}`, repo: spec.repo, manifest, manifestBytes, manifestDigest: sha256(manifestBytes), config, layer, mounts };
+  return { ...buildLocalImage({ repo: spec.repo, tag: spec.tag, entries, entrypoint: spec.entrypoint, env: spec.env }), mounts };
 }
 
 /**
@@ -118,20 +90,7 @@ export class HostToolsImages {
 
   /** Puts the image into the node's store and trusts its digest for this run. */
   async seed(store: ImageStore, b: BuiltHostToolsImage): Promise<ImageRecord> {
-    let rec = await store.get(b.reference);
-    if (rec?.digest !== b.manifestDigest) {
-      await store.putBlobBytes(b.manifest.layers[0]!.digest, b.layer);
-      await store.putBlobBytes(b.manifest.config.digest, b.config);
-      await store.putBlobBytes(b.manifestDigest, b.manifestBytes);
-      rec = await store.commitImage({
-        manifest: b.manifest,
-        manifestDigest: b.manifestDigest,
-        mediaType: MT.ociManifest,
-        configBytes: b.config,
-        references: [b.reference],
-        repoDigests: [`${b.repo}@${b.manifestDigest}`],
-      });
-    }
+    const rec = await seedLocalImage(store, b);
     this.byDigest.set(b.manifestDigest, b.mounts);
     return rec;
   }

@@ -5,12 +5,13 @@
  * says so). The quota is the filesystem size `df` reports in the pod (ceph-fuse's
  * client_quota_df), so usage comes from statfs on the mount.
  */
-import { lstat, mkdir, rmdir } from 'node:fs/promises';
-import { bindMount, mountAt, unmount } from '../../agent/mount.js';
+import { rmdir } from 'node:fs/promises';
+import { mountAt } from '../../agent/mount.js';
 import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
 import { StorageError } from '../errors.js';
 import { filesystemStats } from '../fs-stats.js';
 import { KeyedMutex } from '../keyed-mutex.js';
+import { publishStaged, unpublishTarget } from '../publish.js';
 import { cephUserOf } from './ceph-exec.js';
 import { checkCephfsCapability } from './cephfs-controller.js';
 import { parseVolumeId } from './ceph-ids.js';
@@ -42,19 +43,11 @@ export class CephfsNodeService implements NodeService {
   }
 
   async nodePublishVolume(req: NodePublishRequest): Promise<void> {
-    await this.locks.run(req.volumeId, async () => {
-      if (await mountAt(req.targetPath)) return;
-      if (!(await isCephFuse(req.stagingPath))) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
-      await mkdir(req.targetPath, { recursive: true, mode: 0o750 });
-      await bindMount(req.stagingPath, req.targetPath, { readOnly: req.readOnly });
-    });
+    await this.locks.run(req.volumeId, () => publishStaged(req, 'Filesystem', () => isCephFuse(req.stagingPath)));
   }
 
   async nodeUnpublishVolume(volumeId: string, targetPath: string): Promise<void> {
-    await this.locks.run(volumeId, async () => {
-      if (await mountAt(targetPath)) await unmount(targetPath);
-      if ((await lstat(targetPath).catch(() => undefined))?.isDirectory()) await rmdir(targetPath);
-    });
+    await this.locks.run(volumeId, () => unpublishTarget(targetPath));
   }
 
   /** The quota was raised by the controller; the mounted client sees it without help. */

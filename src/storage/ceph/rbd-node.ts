@@ -9,14 +9,15 @@
  * State is read back from the kernel (mount table, `losetup --list`), so every call is
  * idempotent and a restarted agent unstages what an earlier one staged.
  */
-import { lstat, mkdir, readlink, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readlink, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { bindMount, mount, mountAt, unmount } from '../../agent/mount.js';
+import { mount, mountAt, unmount } from '../../agent/mount.js';
 import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
 import { StorageError } from '../errors.js';
 import { ext4Bytes, growExt4Offline, growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
 import { filesystemStats } from '../fs-stats.js';
 import { KeyedMutex } from '../keyed-mutex.js';
+import { publishStaged, unpublishTarget } from '../publish.js';
 import { attachLoopDevice, detachLoopDevice, listLoopDevices, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
 import { isFsType, makeFilesystem } from '../mkfs.js';
 import { filesystemOn } from './blkid.js';
@@ -24,7 +25,6 @@ import { cephUserOf } from './ceph-exec.js';
 import { parseVolumeId } from './ceph-ids.js';
 import { mountRbdImage, unmountFuse } from './fuse-clients.js';
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
 /** Where the image's rbd-fuse mount lives for a staging path. */
 const fuseDirOf = (stagingPath: string) => join(dirname(stagingPath), 'rbd-fuse');
 const readOnlyOnly = (cap: VolumeCapability) => cap.accessModes.length > 0 && cap.accessModes.every((m) => m === 'ReadOnlyMany');
@@ -98,28 +98,11 @@ export class RbdNodeService implements NodeService {
   }
 
   async nodePublishVolume(req: NodePublishRequest): Promise<void> {
-    await this.locks.run(req.volumeId, async () => {
-      if (await mountAt(req.targetPath)) return;
-      if (req.capability.mode === 'Block') {
-        const dev = await readlink(req.stagingPath).catch(() => undefined);
-        if (!dev) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
-        if (!(await exists(req.targetPath))) await writeFile(req.targetPath, '', { mode: 0o600 });
-        await bindMount(dev, req.targetPath, { readOnly: req.readOnly });
-        return;
-      }
-      if (!(await mountAt(req.stagingPath))) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
-      await mkdir(req.targetPath, { recursive: true, mode: 0o750 });
-      await bindMount(req.stagingPath, req.targetPath, { readOnly: req.readOnly });
-    });
+    await this.locks.run(req.volumeId, () => publishStaged(req, req.capability.mode));
   }
 
   async nodeUnpublishVolume(volumeId: string, targetPath: string): Promise<void> {
-    await this.locks.run(volumeId, async () => {
-      if (await mountAt(targetPath)) await unmount(targetPath);
-      const st = await lstat(targetPath).catch(() => undefined);
-      if (st?.isDirectory()) await rmdir(targetPath);
-      else if (st) await rm(targetPath, { force: true });
-    });
+    await this.locks.run(volumeId, () => unpublishTarget(targetPath));
   }
 
   async nodeExpandVolume(volumeId: string, stagingPath: string, capability: VolumeCapability): Promise<{ capacityBytes: number }> {

@@ -8,17 +8,17 @@
  * try: an attached loop device is reused, never attached twice; a failed stage detaches what it
  * attached; unstage detaches every loop device of the image.
  */
-import { lstat, mkdir, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
-import { bindMount, mount, mountAt, mountTable, unmount } from '../../agent/mount.js';
+import { lstat, mkdir, readlink, rm, rmdir, symlink } from 'node:fs/promises';
+import { mount, mountAt, mountTable, unmount } from '../../agent/mount.js';
 import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
 import { StorageError } from '../errors.js';
 import { filesystemStats } from '../fs-stats.js';
 import { ext4Bytes, growExt4Offline, growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
 import { KeyedMutex } from '../keyed-mutex.js';
+import { publishStaged, unpublishTarget } from '../publish.js';
 import { attachLoopDevice, detachLoopDevice, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
 import type { LocalVolume, LocalVolumeStore } from './volume-store.js';
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
 
 export class LocalNodeService implements NodeService {
   private readonly locks = new KeyedMutex();
@@ -72,27 +72,12 @@ export class LocalNodeService implements NodeService {
   async nodePublishVolume(req: NodePublishRequest): Promise<void> {
     await this.locks.run(req.volumeId, async () => {
       const v = await this.volume(req.volumeId, req.capability);
-      if (await mountAt(req.targetPath)) return;
-      if (v.mode === 'Block') {
-        const dev = await readlink(req.stagingPath).catch(() => undefined);
-        if (!dev) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
-        if (!(await exists(req.targetPath))) await writeFile(req.targetPath, '', { mode: 0o600 });
-        await bindMount(dev, req.targetPath, { readOnly: req.readOnly });
-        return;
-      }
-      if (!(await mountAt(req.stagingPath))) throw new StorageError('FailedPrecondition', `volume ${req.volumeId} is not staged at ${req.stagingPath}`);
-      await mkdir(req.targetPath, { recursive: true, mode: 0o750 });
-      await bindMount(req.stagingPath, req.targetPath, { readOnly: req.readOnly });
+      await publishStaged(req, v.mode);
     });
   }
 
   async nodeUnpublishVolume(volumeId: string, targetPath: string): Promise<void> {
-    await this.locks.run(volumeId, async () => {
-      if (await mountAt(targetPath)) await unmount(targetPath);
-      const st = await lstat(targetPath).catch(() => undefined);
-      if (st?.isDirectory()) await rmdir(targetPath);
-      else if (st) await rm(targetPath, { force: true });
-    });
+    await this.locks.run(volumeId, () => unpublishTarget(targetPath));
   }
 
   async nodeExpandVolume(volumeId: string, stagingPath: string, capability: VolumeCapability): Promise<{ capacityBytes: number }> {

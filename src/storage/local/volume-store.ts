@@ -122,21 +122,11 @@ export class LocalVolumeStore {
       }
       const bytes = LocalVolumeStore.allocationBytes(requestedBytes, mode, fsType);
       await this.ensureRoom(bytes);
-      const image = await this.imagePath(id);
-      const partial = `${image}.partial`;
-      try {
+      await this.writeImage(id, mode, fsType, async (partial) => {
         await writeFile(partial, '', { mode: 0o600 });
         await truncate(partial, bytes);
         if (mode === 'Filesystem') await makeFilesystem(partial, fsType!);
-        await this.writeDescription(id, { mode, ...(fsType && mode === 'Filesystem' ? { fsType } : {}) });
-        await rename(partial, image);
-      } catch (e) {
-        // Nothing half-made stays behind.
-        await rm(partial, { force: true });
-        await rm(this.descriptionPath(id), { force: true });
-        if (isNoSpace(e)) throw new StorageError('ResourceExhausted', `no space left on the node's disk while creating volume ${id}`);
-        throw e;
-      }
+      });
       return (await this.get(id))!;
     });
   }
@@ -155,22 +145,32 @@ export class LocalVolumeStore {
       }
       const bytes = roundUpMi(Math.max(requestedBytes, sourceBytes));
       await this.ensureRoom(bytes);
-      const image = await this.imagePath(id);
-      const partial = `${image}.partial`;
-      try {
-        await rm(partial, { force: true });
+      await this.writeImage(id, mode, fsType, async (partial) => {
         await fill(partial);
         if ((await stat(partial)).size < bytes) await truncate(partial, bytes);
-        await this.writeDescription(id, { mode, ...(fsType && mode === 'Filesystem' ? { fsType } : {}) });
-        await rename(partial, image);
-      } catch (e) {
-        await rm(partial, { force: true });
-        await rm(this.descriptionPath(id), { force: true });
-        if (isNoSpace(e)) throw new StorageError('ResourceExhausted', `no space left on the node's disk while creating volume ${id}`);
-        throw e;
-      }
+      });
       return (await this.get(id))!;
     });
+  }
+
+  /**
+   * Makes the image under a `.partial` name with `make`, records the description, then renames
+   * it into place: a crash or a full disk never leaves a half-made volume behind.
+   */
+  private async writeImage(id: string, mode: VolumeMode, fsType: FsType | undefined, make: (partial: string) => Promise<void>): Promise<void> {
+    const image = await this.imagePath(id);
+    const partial = `${image}.partial`;
+    try {
+      await rm(partial, { force: true });
+      await make(partial);
+      await this.writeDescription(id, { mode, ...(fsType && mode === 'Filesystem' ? { fsType } : {}) });
+      await rename(partial, image);
+    } catch (e) {
+      await rm(partial, { force: true });
+      await rm(this.descriptionPath(id), { force: true });
+      if (isNoSpace(e)) throw new StorageError('ResourceExhausted', `no space left on the node's disk while creating volume ${id}`);
+      throw e;
+    }
   }
 
   /** Grows the image to `bytes` (whole MiB); never shrinks. */
