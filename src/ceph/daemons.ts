@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import { listProcesses, readArgs, stopProcesses } from '../cluster/processes.js';
 import { daemonArgv, parseDaemonArgv, type DaemonType } from './ceph-cli.js';
 import type { CephLayout, DaemonPlace } from './layout.js';
 import { daemonName } from './layout.js';
+import { netnsDaemonCommand } from '../net/netns-daemon.js';
 
 export interface RunningDaemon {
   pid: number;
@@ -23,11 +23,7 @@ export interface RunningDaemon {
 export function spawnDaemon(l: CephLayout, d: DaemonPlace): number {
   const fd = openSync(l.log(d), 'a', 0o640);
   try {
-    // Only the network namespace: `ip netns exec` would also give the daemon a private copy of
-    // the host's mounts, pinning every mount that exists when it starts (a ceph-fuse mount, other
-    // clusters' volumes) for as long as it runs.
-    const argv = ['--net=' + join('/run/netns', l.netns(d)), '--', ...daemonArgv(d.type, d.id, l.conf)];
-    const child = spawn('nsenter', argv, { detached: true, stdio: ['ignore', fd, fd], cwd: '/' });
+    const child = spawn(...netnsDaemonCommand(l.netns(d), daemonArgv(d.type, d.id, l.conf)), { detached: true, stdio: ['ignore', fd, fd], cwd: '/' });
     if (child.pid === undefined) throw new Error(`could not start ${daemonName(d)}`);
     child.unref();
     return child.pid;

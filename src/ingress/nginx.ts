@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { listProcesses, readArgs } from '../cluster/processes.js';
 import { runTool } from '../net/exec.js';
+import { netnsDaemonCommand } from '../net/netns-daemon.js';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
 
@@ -111,7 +112,7 @@ export class Nginx {
   async start(): Promise<number> {
     this.requireInstalled();
     const argv = [NGINX_BIN, '-p', this.opts.prefix, '-c', this.opts.conf];
-    const [cmd, args] = this.opts.netns === undefined ? [argv[0]!, argv.slice(1)] : ['ip', ['netns', 'exec', this.opts.netns, ...argv]];
+    const [cmd, args] = this.opts.netns === undefined ? [argv[0]!, argv.slice(1)] : netnsDaemonCommand(this.opts.netns, argv);
     // nginx reports what stops it (a port in use, a certificate it cannot read) on stderr and
     // exits non-zero before daemonizing; the daemon writes its pid file before letting go of
     // stderr, so once the pipes close the pid file is there.

@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkIfName, checkIpv4, checkMac, checkNetnsName, parseCidr, intToIpv4 } from '../../net/ip.js';
+import { netnsDaemonCommand } from '../../net/netns-daemon.js';
 
 export class DhcpServerError extends Error {
   override name = 'DhcpServerError';
@@ -86,7 +87,7 @@ export class DhcpServer {
     const fd = openSync(join(s.dir, 'udhcpd.log'), 'a');
     let child: ChildProcess;
     try {
-      child = spawn('ip', ['netns', 'exec', s.netns, 'busybox', 'udhcpd', '-f', conf], { stdio: ['ignore', fd, fd] });
+      child = spawn(...netnsDaemonCommand(s.netns, ['busybox', 'udhcpd', '-f', conf]), { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }

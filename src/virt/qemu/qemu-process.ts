@@ -5,9 +5,9 @@
 // tail of what it printed (e.g. "Image is not in qcow2 format").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { checkNetnsName } from '../../net/ip.js';
 import { qemuArgs, type MachineSpec } from './qemu-args.js';
 import { QmpClient, QmpClosedError } from './qmp-client.js';
+import { netnsDaemonCommand } from '../../net/netns-daemon.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -85,7 +85,7 @@ export class QemuProcess {
   static async start(spec: MachineSpec, opts: QemuStartOptions): Promise<QemuProcess> {
     const args = qemuArgs(spec);
     const binary = opts.binary ?? QEMU_BINARY;
-    const [cmd, argv] = opts.netns === undefined ? [binary, args] : ['ip', ['netns', 'exec', checkNetnsName(opts.netns), binary, ...args]];
+    const [cmd, argv] = opts.netns === undefined ? [binary, args] : netnsDaemonCommand(opts.netns, [binary, ...args]);
     let logStart = 0;
     try {
       logStart = statSync(opts.logFile).size;
