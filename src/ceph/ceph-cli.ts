@@ -36,8 +36,9 @@ async function call(cmd: string, args: string[], opts: ToolOptions = {}): Promis
   return r.stdout;
 }
 
+/** A CLI call logs nowhere: its errors come back on stderr, and no file is left under /var/log/ceph. */
 function clientArgs(auth: CephAuth): string[] {
-  return ['--conf', auth.conf, '--keyring', auth.keyring, '--id', auth.id];
+  return ['--conf', auth.conf, '--keyring', auth.keyring, '--id', auth.id, '--log-file=/dev/null'];
 }
 
 function parseJson<T>(cmd: string, args: string[], out: string): T {

@@ -53,8 +53,12 @@ export async function withKeyring<T>(user: CephUser, fn: (keyring: string) => Pr
   }
 }
 
-/** The arguments the FUSE clients (rbd-fuse, ceph-fuse) take to reach `cluster` as `user` with `keyring`. */
-export const clientArgs = (cluster: CephCluster, user: CephUser, keyring: string) => ['-c', '/dev/null', '-m', cluster.monitors, '--id', user.id, '--keyring', keyring];
+/**
+ * The arguments the FUSE clients (rbd-fuse, ceph-fuse) take to reach `cluster` as `user` with
+ * `keyring` — with no log file and no admin socket, which would otherwise be left on the host
+ * under /var/log/ceph and /run/ceph by every staged volume.
+ */
+export const clientArgs = (cluster: CephCluster, user: CephUser, keyring: string) => ['-c', '/dev/null', '-m', cluster.monitors, '--id', user.id, '--keyring', keyring, '--log-file=/dev/null', '--admin-socket='];
 
 /** Runs `fn` with the credentials of `user` for `cluster`, as src/ceph/ceph-cli.ts takes them (the monitors as `-m`). */
 async function withAuth<T>(cluster: CephCluster, user: CephUser, fn: (auth: CephAuth, mon: string[]) => Promise<T>): Promise<T> {
