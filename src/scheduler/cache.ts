@@ -6,7 +6,7 @@
  */
 import { parseQuantity } from '../registry/validation.js';
 import type { KubeObject } from '../util/object.js';
-import { conditionOf, isNodeReady, nodeSpec, type Taint } from '../controllers/util/nodes.js';
+import { isNodeReady, nodeSpec, type Taint } from '../controllers/util/nodes.js';
 import type { PodInfo } from './pod-info.js';
 
 export class NodeInfo {
@@ -123,6 +123,11 @@ export class SchedulerCache {
     const ni = this.info(node.metadata.name!);
     if (!ni.node) this.listDirty = true;
     ni.setNode(node);
+  }
+
+  /** The Node object by name (undefined when the cache has none). */
+  node(name: string): KubeObject | undefined {
+    return this.nodes.get(name)?.node;
   }
 
   removeNode(name: string): void {

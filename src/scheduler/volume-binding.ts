@@ -27,6 +27,7 @@ import {
   ANN_BOUND_BY_CONTROLLER,
   ANN_SELECTED_NODE,
   claimClass,
+  claimKeyOf,
   isClaimBound,
   NO_PROVISIONER,
   phaseOf,
@@ -40,6 +41,7 @@ import {
 import { csiDriverOfProvisioner } from '../storage/names.js';
 import { claimDataSource, isClaimSource, isSnapshotSource, LABEL_MANAGED_BY, type VolumeSnapshot, type VolumeSnapshotContent } from '../storage/snapshot-api.js';
 import type { KubeObject } from '../util/object.js';
+import { isNodeReady } from '../controllers/util/nodes.js';
 import type { NodeFailure } from './algorithm.js';
 import type { NodeInfo, SchedulerCache } from './cache.js';
 import type { PodInfo } from './pod-info.js';
@@ -94,6 +96,9 @@ interface CapacityObject extends KubeObject {
 const claimVolumes = (pod: KubeObject) => ((pod.spec ?? {}) as { volumes?: { persistentVolumeClaim?: { claimName: string } }[] }).volumes ?? [];
 
 export class VolumeBinding {
+  /** Claims (ns/name) whose binding to a node is in flight: upstream's assumed claim cache. */
+  private readonly assumedSelection = new Map<string, string>();
+
   constructor(
     private readonly inf: VolumeInformers,
     private readonly cache: SchedulerCache,
@@ -160,7 +165,8 @@ export class VolumeBinding {
     let sourceConflict = false;
     for (const c of this.plan(v.delayed, node).provision) {
       const sc = this.inf.classes.store.get(claimClass(c));
-      if (!sc?.provisioner || sc.provisioner === NO_PROVISIONER || !topologyAllows(sc, ni.labels)) bindConflict = true;
+      if (this.provisioningElsewhere(c, node)) nodeConflict = true;
+      else if (!sc?.provisioner || sc.provisioner === NO_PROVISIONER || !topologyAllows(sc, ni.labels)) bindConflict = true;
       else if (!this.hasCapacity(sc, c, ni.labels)) noSpace = true;
       else if (!this.sourceAllows(c, node)) sourceConflict = true;
     }
@@ -171,6 +177,20 @@ export class VolumeBinding {
     if (noSpace) reasons.push(VOLUME_REASON.notEnoughSpace);
     if (sourceConflict) reasons.push(VOLUME_REASON.sourceConflict);
     return reasons.length ? { reasons, unresolvable: true } : undefined;
+  }
+
+  /**
+   * A claim already being provisioned for another Ready node (its selected-node annotation, set
+   * by an earlier pod's binding, or that binding still in flight) stays there: a second pod sharing it must not move it, or the
+   * node-local provisioners of both nodes would each make a volume for it. A provisioner that
+   * cannot serve the claim removes the annotation, and a node that is gone or not Ready does not
+   * hold it.
+   */
+  private provisioningElsewhere(claim: KubeObject, node: KubeObject): boolean {
+    const selected = this.assumedSelection.get(claimKeyOf(claim)) ?? claim.metadata.annotations?.[ANN_SELECTED_NODE];
+    if (!selected || selected === node.metadata.name) return false;
+    const other = this.cache.node(selected);
+    return other !== undefined && isNodeReady(other);
   }
 
   /** upstream findMatchingVolumes: static volumes on the node for the smallest claims first; the rest to provision. */
@@ -229,6 +249,17 @@ export class VolumeBinding {
   async bindPodVolumes(client: Client, pod: KubeObject, node: KubeObject, delayed: KubeObject[], podExists: () => boolean, signal: AbortSignal): Promise<void> {
     const nodeName = node.metadata.name!;
     const plan = this.plan(delayed, node);
+    // Before the first await: the next scheduling decision already sees these claims as taken.
+    const assumed = plan.provision.map((c) => claimKeyOf(c));
+    for (const key of assumed) this.assumedSelection.set(key, nodeName);
+    try {
+      await this.bindPlanned(client, pod, nodeName, plan, podExists, signal);
+    } finally {
+      for (const key of assumed) if (this.assumedSelection.get(key) === nodeName) this.assumedSelection.delete(key);
+    }
+  }
+
+  private async bindPlanned(client: Client, pod: KubeObject, nodeName: string, plan: BindingPlan, podExists: () => boolean, signal: AbortSignal): Promise<void> {
     const written = new Map<string, string>();
     for (const { claim, pv } of plan.static) {
       if (pvSpec(pv).claimRef?.uid === claim.metadata.uid) continue;

@@ -268,6 +268,21 @@ describe('local volumes on cairn up', () => {
     await running(ns, 'second');
   });
 
+  it('gives pods created together on one unbound WaitForFirstConsumer claim one volume on one node', { timeout: TEST_TIMEOUT }, async () => {
+    const ns = await namespace('shared');
+    // One apply: both pods reach the scheduler before the claim has a node.
+    await apply(ns, claim('both', '16Mi'), pod('one', 'both', mounted(SLEEP)), pod('two', 'both', mounted(SLEEP)));
+    const [a, b] = [await running(ns, 'one'), await running(ns, 'two')];
+    assert.equal(a.spec.nodeName, b.spec.nodeName);
+    const pvc = await get(ns, 'pvc', 'both');
+    assert.equal(pvc.metadata.annotations?.['volume.kubernetes.io/selected-node'], a.spec.nodeName);
+    const provisioned = (await events(ns, 'PersistentVolumeClaim', 'both')).filter((e) => e.reason === 'ProvisioningSucceeded');
+    assert.equal(provisioned.length, 1, JSON.stringify(provisioned));
+    // No second image on the other node.
+    const other = a.spec.nodeName === 'node-1' ? 'node-2' : 'node-1';
+    assert.ok(!existsSync(imageOf(other, pvc.spec.volumeName as string)));
+  });
+
   it('expands volumes, seen in the pod; refuses shrinking and classes without expansion', { timeout: TEST_TIMEOUT }, async () => {
     const ns = await namespace('grow');
     await apply(ns, storageClass('grow-xfs', { parameters: { fsType: 'xfs' }, allowVolumeExpansion: true }), storageClass('fixed', { allowVolumeExpansion: false }));
