@@ -3,7 +3,7 @@
  * run it — nodeSelector, required node affinity, and taints against the pod's tolerations plus the
  * ones every daemon pod gets — pinned to its node with required node affinity on metadata.name so
  * the scheduler binds it there. Updates roll out node by node (RollingUpdate with maxUnavailable
- * or maxSurge) or wait for pods to be deleted (OnDelete). Cairn serves no ControllerRevisions:
+ * or maxSurge) or wait for pods to be deleted (OnDelete). It keeps no ControllerRevisions (no rollout history):
  * pods carry `controller-revision-hash` (the template's hash) and `pod-template-generation`
  * (the `deprecated.daemonset.template.generation` annotation), which decide whether a pod is current.
  */

@@ -35,9 +35,10 @@ import { rootCaPublisherController } from './root-ca-publisher.js';
 import { snapshotController } from './snapshot-controller.js';
 import { clusterStorageController } from '../storage/cluster-storage.js';
 import { dataVolumeController } from '../virt/cdi/datavolume-controller.js';
+import { vmController } from '../virt/controllers/vm-controller.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

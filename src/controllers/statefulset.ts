@@ -8,9 +8,10 @@
  * ownerReferences on the claims (to the set for whenDeleted=Delete, to the condemned pod for
  * whenScaled=Delete), which the garbage collector follows.
  *
- * Cairn serves no ControllerRevisions. A revision is named `<set>-<hash of the template>`; the
- * current revision's template is kept in the set's `apps.cairn.io/current-revision-template`
- * annotation so that pods below a partition are recreated at the current revision, as upstream.
+ * This controller keeps no ControllerRevisions (so no `kubectl rollout undo` history). A
+ * revision is named `<set>-<hash of the template>`; the current revision's template is kept in
+ * the set's `apps.cairn.io/current-revision-template` annotation so that pods below a partition
+ * are recreated at the current revision, as upstream.
  */
 import { finalStateOf, isAlreadyExists, isConflict, isNotFound } from '../client/index.js';
 import type { IntOrString } from '../kinds/apps/workload-common.js';

@@ -15,6 +15,7 @@ const REQUIRED_TEXT: Record<string, string> = {
   'meta.v1.ServerAddressByClientCIDR': 'clientCIDR serverAddress',
   'meta.v1.ShardInfo': 'selector',
   'meta.v1.WatchEvent': 'type object',
+  'apps.v1.ControllerRevision': 'revision',
   'apps.v1.DaemonSetCondition': 'type status',
   'apps.v1.DaemonSetSpec': 'selector template',
   'apps.v1.DaemonSetStatus': 'currentNumberScheduled numberMisscheduled desiredNumberScheduled numberReady',
