@@ -9,15 +9,16 @@
  * State is read back from the kernel (mount table, `losetup --list`), so every call is
  * idempotent and a restarted agent unstages what an earlier one staged.
  */
-import { lstat, mkdir, readlink, rm, rmdir, stat, symlink } from 'node:fs/promises';
+import { lstat, readlink, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { mount, mountAt, unmount } from '../../agent/mount.js';
+import { mountAt } from '../../agent/mount.js';
 import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
 import { StorageError } from '../errors.js';
-import { ext4Bytes, growExt4Offline, growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
+import { growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
 import { filesystemStats } from '../fs-stats.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { publishStaged, unpublishTarget } from '../publish.js';
+import { linkStagedDevice, mountStagedFilesystem, unmountStaging } from '../staging.js';
 import { attachLoopDevice, detachLoopDevice, listLoopDevices, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
 import { isFsType, makeFilesystem } from '../mkfs.js';
 import { filesystemOn } from './blkid.js';
@@ -43,20 +44,14 @@ export class RbdNodeService implements NodeService {
         const [found] = await loopDevicesOf(file);
         const dev = found?.name ?? (await attachLoopDevice(file));
         if (req.capability.mode === 'Block') {
-          if ((await readlink(req.stagingPath).catch(() => '')) === dev) return;
-          await rm(req.stagingPath, { force: true });
-          await symlink(dev, req.stagingPath);
+          await linkStagedDevice(dev, req.stagingPath);
           return;
         }
         await refreshLoopCapacity(dev);
         const fsType = (await filesystemOn(dev)) ?? (await this.format(dev, req.capability));
         const writable = !readOnlyOnly(req.capability);
-        // A volume grown while no node had it staged (or restored into a larger one) grows now:
-        // ext4 offline, before the mount (online growth needs CAP_SYS_RESOURCE), xfs once mounted.
-        if (writable && fsType === 'ext4' && (await ext4Bytes(dev)) < (await stat(file)).size) await growExt4Offline(dev);
-        await mkdir(req.stagingPath, { recursive: true, mode: 0o750 });
-        await mount({ type: fsType, source: dev, target: req.stagingPath, options: [...(req.capability.mountFlags ?? []), ...(writable ? [] : ['ro'])] });
-        if (writable && fsType === 'xfs') await growMountedFilesystem('xfs', dev, req.stagingPath);
+        // A volume grown while no node had it staged (or restored into a larger one) grows now.
+        await mountStagedFilesystem({ dev, fsType, stagingPath: req.stagingPath, sizeBytes: (await stat(file)).size, mountFlags: req.capability.mountFlags, readOnly: !writable });
       } catch (e) {
         if (!fuseBefore) await this.release(req.stagingPath).catch(() => undefined);
         throw e;
@@ -73,13 +68,7 @@ export class RbdNodeService implements NodeService {
 
   async nodeUnstageVolume(volumeId: string, stagingPath: string): Promise<void> {
     await this.locks.run(volumeId, async () => {
-      if (await mountAt(stagingPath)) {
-        try {
-          await unmount(stagingPath);
-        } catch (e) {
-          throw new StorageError('FailedPrecondition', `volume ${volumeId} is busy at ${stagingPath}: ${(e as Error).message}`);
-        }
-      }
+      await unmountStaging(volumeId, stagingPath);
       await this.release(stagingPath);
     });
   }

@@ -8,14 +8,15 @@
  * try: an attached loop device is reused, never attached twice; a failed stage detaches what it
  * attached; unstage detaches every loop device of the image.
  */
-import { lstat, mkdir, readlink, rm, rmdir, symlink } from 'node:fs/promises';
-import { mount, mountAt, mountTable, unmount } from '../../agent/mount.js';
+import { lstat, readlink, rm, rmdir } from 'node:fs/promises';
+import { mountAt, mountTable } from '../../agent/mount.js';
 import type { NodePublishRequest, NodeService, NodeStageRequest, VolumeCapability, VolumeMode, VolumeStats } from '../driver.js';
 import { StorageError } from '../errors.js';
 import { filesystemStats } from '../fs-stats.js';
-import { ext4Bytes, growExt4Offline, growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
+import { growMountedFilesystem, OnlineResizeRefused } from '../fs-resize.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import { publishStaged, unpublishTarget } from '../publish.js';
+import { linkStagedDevice, mountStagedFilesystem, unmountStaging } from '../staging.js';
 import { attachLoopDevice, detachLoopDevice, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
 import type { LocalVolume, LocalVolumeStore } from './volume-store.js';
 
@@ -31,9 +32,7 @@ export class LocalNodeService implements NodeService {
       if (v.mode === 'Block') {
         const dev = await this.device(v);
         await refreshLoopCapacity(dev);
-        if ((await readlink(req.stagingPath).catch(() => '')) === dev) return;
-        await rm(req.stagingPath, { force: true });
-        await symlink(dev, req.stagingPath);
+        await linkStagedDevice(dev, req.stagingPath);
         return;
       }
       if (await mountAt(req.stagingPath)) return;
@@ -41,11 +40,7 @@ export class LocalNodeService implements NodeService {
       const dev = await this.device(v);
       try {
         await refreshLoopCapacity(dev);
-        // An ext4 that could not grow online while mounted grows now, before it is mounted.
-        if (v.fsType === 'ext4' && (await ext4Bytes(dev)) < v.sizeBytes) await growExt4Offline(dev);
-        await mkdir(req.stagingPath, { recursive: true, mode: 0o750 });
-        await mount({ type: v.fsType!, source: dev, target: req.stagingPath, options: req.capability.mountFlags });
-        if (v.fsType === 'xfs') await growMountedFilesystem('xfs', dev, req.stagingPath);
+        await mountStagedFilesystem({ dev, fsType: v.fsType!, stagingPath: req.stagingPath, sizeBytes: v.sizeBytes, mountFlags: req.capability.mountFlags });
       } catch (e) {
         if (!attachedBefore) await this.detachAll(v.image).catch(() => undefined);
         throw e;
@@ -55,13 +50,7 @@ export class LocalNodeService implements NodeService {
 
   async nodeUnstageVolume(volumeId: string, stagingPath: string): Promise<void> {
     await this.locks.run(volumeId, async () => {
-      if (await mountAt(stagingPath)) {
-        try {
-          await unmount(stagingPath);
-        } catch (e) {
-          throw new StorageError('FailedPrecondition', `volume ${volumeId} is busy at ${stagingPath}: ${(e as Error).message}`);
-        }
-      }
+      await unmountStaging(volumeId, stagingPath);
       const st = await lstat(stagingPath).catch(() => undefined);
       if (st?.isDirectory()) await rmdir(stagingPath);
       else if (st) await rm(stagingPath, { force: true });
