@@ -65,6 +65,12 @@ export class PodSyncer {
   private readonly countedExits = new Set<string>();
   /** Container instances whose probes run. */
   private readonly probed = new Set<string>();
+  /**
+   * When this agent first synced a pod that has no startTime yet: the status posted after its
+   * containers started must not say the pod started after them (the kubelet's startTime is set
+   * before it starts anything). Lost on a restart, where the post time stands in.
+   */
+  private readonly firstSeen = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly d: SyncerDeps) {
@@ -87,6 +93,7 @@ export class PodSyncer {
   /** Brings a live (not deleted, not terminal) pod one step closer to its spec and posts its status. */
   async sync(pod: Pod): Promise<SyncResult> {
     const uid = pod.metadata.uid!;
+    if (!pod.status?.startTime && !this.firstSeen.has(uid)) this.firstSeen.set(uid, this.isoNow());
     await this.d.records.savePod(pod);
     let insts = await this.instances(uid);
     this.noteExits(pod, insts);
@@ -267,10 +274,16 @@ export class PodSyncer {
     this.d.probes.removePod(uid);
     this.d.puller.forgetPod(uid);
     for (const k of [...this.backoffKeys(uid)]) this.backoff.forget(k);
+    this.firstSeen.delete(uid);
     await this.d.records.removePodDir(uid);
   }
 
   // ---- pieces ----
+
+  /** Now, as the API's second-precision timestamps. */
+  private isoNow(): string {
+    return new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
 
   private key(uid: string, container: string): string {
     return `${uid}/${container}`;
@@ -397,7 +410,7 @@ export class PodSyncer {
     const uid = pod.metadata.uid!;
     const initStatuses = await Promise.all((pod.spec.initContainers ?? []).map((c) => this.containerStatus(pod, c, insts.get(c.name) ?? [], waiting.get(c.name), 'ContainerCreating')));
     const statuses = await Promise.all(pod.spec.containers.map((c) => this.containerStatus(pod, c, insts.get(c.name) ?? [], waiting.get(c.name), 'ContainerCreating')));
-    const nowIso = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const nowIso = this.isoNow();
     const phase = override?.phase ?? podPhase(pod, initStatuses, statuses);
     const next: PodStatus = {
       phase,
@@ -406,7 +419,7 @@ export class PodSyncer {
       hostIPs: [{ ip: this.d.nodeIP }],
       podIP: podIP ?? pod.status?.podIP,
       podIPs: podIP ? [{ ip: podIP }] : pod.status?.podIPs,
-      startTime: pod.status?.startTime ?? nowIso,
+      startTime: pod.status?.startTime ?? this.firstSeen.get(uid) ?? nowIso,
       qosClass: qosClass(pod),
       initContainerStatuses: initStatuses.length ? initStatuses : undefined,
       containerStatuses: statuses,
@@ -415,7 +428,6 @@ export class PodSyncer {
     };
     const merged = mergeStatus(pod.status, next);
     await this.d.postStatus(pod, merged);
-    void uid;
     return merged;
   }
 
