@@ -56,7 +56,8 @@ async function freeNetworks(): Promise<{ underlayPrefix: string; clusterCidr: st
   const free = (cidr: string) => !taken.some((t) => overlaps(t, cidr));
   for (let i = 0; i < 200; i++) {
     const underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
-    const clusterCidr = `10.${rand(100, 250)}.0.0/16`;
+    // Outside the Service network 10.96.0.0/12 (cairn up refuses an overlap).
+    const clusterCidr = `10.${rand(112, 250)}.0.0/16`;
     if (free(`${underlayPrefix}.0/24`) && free(clusterCidr)) return { underlayPrefix, clusterCidr };
   }
   throw new BenchClusterError('no free underlay /24 in 172.22-30.x or cluster /16 in 10.100-249 (the host routes them all)');

@@ -275,3 +275,10 @@ test('cairn down --purge leaves the host as it was', { timeout: 120_000 }, async
   assert.equal(existsSync(dir), false);
   assert.deepEqual(differences(before0, await snapshot()), {});
 });
+
+test('cairn up refuses a pod network inside the Service network, in one line', { timeout: 30_000 }, async () => {
+  const r = await cairn('up', '--data-dir', `${dir}-never`, '--cluster-cidr', '10.100.0.0/16');
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: --cluster-cidr 10.100.0.0/16 overlaps the Service network 10.96.0.0/12\n');
+  assert.equal(existsSync(`${dir}-never`), false);
+});

@@ -33,6 +33,8 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits before reading its input closes the pipe: its exit code tells.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -67,7 +69,8 @@ export async function upCluster(opts: { nodes?: number; label?: string; /** More
   const dir = await mkdtemp(join(tmpdir(), `cairn-${opts.label ?? 'cluster'}-${name}-`));
   const cacheDir = join(dir, 'kubectl-cache');
   const underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
-  const clusterCidr = `10.${rand(100, 250)}.0.0/16`;
+  // Outside the Service network 10.96.0.0/12 (cairn up refuses an overlap).
+  const clusterCidr = `10.${rand(112, 250)}.0.0/16`;
   const apiPort = rand(20000, 40000);
   const agentBase = rand(40000, 60000);
   const kubeconfig = join(dir, 'kubeconfig');

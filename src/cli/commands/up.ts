@@ -3,7 +3,8 @@ import { ClusterError } from '../../cluster/errors.js';
 import { DEFAULT_SPEC } from '../../cluster/layout.js';
 import { clusterUp } from '../../cluster/up.js';
 import { resolve } from 'node:path';
-import { parseCidr } from '../../net/ip.js';
+import { type Cidr, parseCidr } from '../../net/ip.js';
+import { DEFAULT_SERVICE_CIDR } from '../../registry/allocators/service-allocation.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
 
@@ -14,6 +15,8 @@ function whole(v: string | undefined, flag: string, min: number, max: number): n
   if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new CliError(`${flag} wants a whole number from ${min} to ${max}, got "${v}"`);
   return Number(v);
 }
+
+const overlaps = (a: Cidr, b: Cidr) => a.base < b.base + b.size && b.base < a.base + a.size;
 
 function cidr(v: string | undefined, flag: string, check: (prefix: number) => string | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -68,6 +71,8 @@ export const upCommand: Command = {
     const timeout = whole((v.timeout as string | undefined) ?? '120', '--timeout', 1, 86400)!;
     const underlayCidr = cidr(v['underlay-cidr'] as string | undefined, '--underlay-cidr', (p) => (p === 24 ? undefined : 'the underlay must be a /24'));
     const clusterCidr = cidr(v['cluster-cidr'] as string | undefined, '--cluster-cidr', (p) => (p <= 24 ? undefined : 'must be a /24 or larger'));
+    // Pods inside the Service network would be Service addresses to every node's proxy.
+    if (clusterCidr && overlaps(parseCidr(clusterCidr, false), parseCidr(DEFAULT_SERVICE_CIDR, false))) throw new CliError(`--cluster-cidr ${clusterCidr} overlaps the Service network ${DEFAULT_SERVICE_CIDR}`);
     const dataDir = (v['data-dir'] as string | undefined) ?? DEFAULT_CLUSTER_DIR;
     const fabric = v.fabric === undefined ? undefined : resolve(v.fabric as string);
     let result;
