@@ -181,7 +181,10 @@ test('data through rados and ceph-fuse; an OSD stopped and brought back', async 
       await rename(`${block}.away`, block);
     }
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, new RegExp(`^error: osd\\.1 exited; its log: ${join(cluster.dir, 'ceph', 'log', 'osd.1.log')} \\(last line: .*osd init failed`));
+    const osdLog = join(cluster.dir, 'ceph', 'log', 'osd.1.log');
+    assert.match(failed.stderr, new RegExp(`^error: osd\\.1 exited; its log: ${osdLog} \\(last line: `));
+    // The log it names says why (its last line may be read a moment before the daemon's last write).
+    await until('osd.1 log to say why', async () => /osd init failed/.test(await readFile(osdLog, 'utf8')), 10_000, 500);
 
     // `cairn ceph up` starts it again and waits until the cluster has recovered.
     const r = await cluster.cairn('ceph', 'up', '--data-dir', cluster.dir);
