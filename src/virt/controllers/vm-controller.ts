@@ -25,7 +25,7 @@ import { runStrategyOf, type RunStrategy, type StateChangeRequest } from '../api
 import { type DataVolume, DATAVOLUMES } from '../cdi/datavolume-api.js';
 import { InstancetypeConflictError, type InstancetypeSpec, type PreferenceSpec } from './instancetype-apply.js';
 import { ReferenceNotFoundError, type Resolved, resolveReference, revisionFor, type Which } from './instancetype-revision.js';
-import { decideRun, firstRequestDone, isSetToStart } from './run-strategy.js';
+import { decideRun, firstRequestDone, hasStartRequest, isSetToStart } from './run-strategy.js';
 import { backoffLeftMs, nextStartFailure } from './start-failure.js';
 import {
   CLUSTER_INSTANCETYPES,
@@ -211,6 +211,10 @@ export const vmController: ControllerSpec = {
         }
       }
 
+      // A RerunOnFailure VM whose failed VMI this loop just deleted has a Start request queued in
+      // its status; the deletion can reach this cache before that status does (KubeVirt waits on
+      // its expectations): ask the API before deciding the VM stays down.
+      if (!vmi && strategy === 'RerunOnFailure' && !hasStartRequest(vm) && !vm.metadata.deletionTimestamp) vm = await ctx.client.resource<VirtualMachine>(VIRTUAL_MACHINES).get(vm.metadata.name!, ns);
       const now = new Date();
       let requeueAfterMs: number | undefined;
       let startExpected = false;
