@@ -229,11 +229,14 @@ export const vmController: ControllerSpec = {
         }
       } else if (!failure && strategy) {
         const d = decideRun(vm, vmi, strategy);
-        if (d.stop && vmi) {
+        if (d.queueStart && !hasStartRequest(vm)) {
+          // The restart is recorded before the failed VMI goes: a status write lost after the
+          // deletion would leave the VM down. The next pass, seeing the request, deletes it.
+          requests.push({ action: 'Start' });
+        } else if (d.stop && vmi) {
           await deleteVmi(vm, vmi);
           stopExpected = true;
         }
-        if (d.queueStart) requests.push({ action: 'Start' });
         if (d.flipToRunning) {
           const spec = vm.spec.runStrategy !== undefined ? { runStrategy: 'Always' } : { running: true };
           await ctx.client.resource(VIRTUAL_MACHINES).patch(vm.metadata.name!, { metadata: { resourceVersion: vm.metadata.resourceVersion }, spec }, 'merge', { namespace: ns });
