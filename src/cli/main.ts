@@ -21,6 +21,7 @@ import { traceCommand } from './commands/trace.js';
 import { vmCommand } from './commands/vm.js';
 import { cephCommand } from './commands/ceph.js';
 import { cdiImportCommand } from './commands/cdi-import.js';
+import { cdiUploadServerCommand } from './commands/cdi-upload-server.js';
 
 export interface Command {
   name: string;
@@ -32,7 +33,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand, cephCommand, vmCommand, cdiImportCommand];
+const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand, cephCommand, vmCommand, cdiImportCommand, cdiUploadServerCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

@@ -12,12 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
+import { listenOn } from '../support/listen.js';
 import { until } from '../support/until.js';
 
 const MI = 1024 * 1024;
@@ -141,8 +141,7 @@ describe('DataVolumes', { timeout: 900_000 }, () => {
       }, 100);
       res.on('close', () => clearInterval(timer));
     });
-    await new Promise<void>((resolve) => server.listen(0, `${cluster.underlayPrefix}.1`, resolve));
-    base = `http://${cluster.underlayPrefix}.1:${(server.address() as AddressInfo).port}`;
+    base = `http://${cluster.underlayPrefix}.1:${await listenOn(server, `${cluster.underlayPrefix}.1`)}`;
     await cluster.ok(['create', 'namespace', NS]);
   });
 

@@ -42,7 +42,8 @@ async function caBundle(dir: string): Promise<string> {
   return (await Promise.all(names.map((n) => readFile(join(dir, n), 'utf8')))).join('\n');
 }
 
-async function target(): Promise<ImportTarget> {
+/** The claim as CDI hands it to its pods: the Block device when there is one, else /data. */
+export async function importTarget(): Promise<ImportTarget> {
   const isBlock = await stat(BLOCK_DEVICE).then((s) => s.isBlockDevice(), () => false);
   return isBlock ? { kind: 'block', device: BLOCK_DEVICE, sizeBytes: await blockDeviceSize(BLOCK_DEVICE) } : { kind: 'filesystem', dir: DATA_DIR };
 }
@@ -72,7 +73,7 @@ async function progressReporter(ownerUid: string): Promise<{ onProgress: (p: Imp
 
 async function runImport(env: NodeJS.ProcessEnv): Promise<string> {
   const overhead = env.FILESYSTEM_OVERHEAD ? Number(env.FILESYSTEM_OVERHEAD) : DEFAULT_FILESYSTEM_OVERHEAD;
-  const t = await target();
+  const t = await importTarget();
   const source = env.IMPORTER_SOURCE ?? 'http';
   if (source === 'none') {
     // A blank Filesystem volume gets an empty sparse disk.img; a blank Block volume is the device itself.

@@ -9,7 +9,7 @@ import { CDI_GROUP } from '../api/cdi.js';
 
 export const DATAVOLUMES: ResourceRef = { group: CDI_GROUP, version: 'v1beta1', plural: 'datavolumes', namespaced: true, kind: 'DataVolume' };
 
-export type DataVolumePhase = 'Pending' | 'PVCBound' | 'WaitForFirstConsumer' | 'ImportScheduled' | 'ImportInProgress' | 'Succeeded' | 'Failed';
+export type DataVolumePhase = 'Pending' | 'PVCBound' | 'WaitForFirstConsumer' | 'ImportScheduled' | 'ImportInProgress' | 'UploadScheduled' | 'UploadReady' | 'Succeeded' | 'Failed';
 
 export interface DataVolumeCondition {
   type: 'Bound' | 'Ready' | 'Running';
@@ -27,7 +27,7 @@ export interface HttpSource {
 }
 
 export interface DataVolumeSpec {
-  source?: { http?: HttpSource; blank?: Record<string, never>; [other: string]: unknown };
+  source?: { http?: HttpSource; blank?: Record<string, never>; upload?: Record<string, never>; [other: string]: unknown };
   pvc?: Record<string, unknown>;
   storage?: { accessModes?: string[]; volumeMode?: string; storageClassName?: string; resources?: { requests?: Record<string, string> }; [field: string]: unknown };
   contentType?: string;

@@ -8,7 +8,9 @@
  * (as CDI: the importer then follows the volume there; two pods racing for one unbound claim
  * would each trigger provisioning), with phase WaitForFirstConsumer meanwhile. Progress comes from the importer's
  * metric on its pod IP, the result from its termination message (importer-protocol.ts); a finished import is recorded
- * on the claim (CDI's pod.phase annotation) and the importer pod deleted.
+ * on the claim (CDI's pod.phase annotation) and the importer pod deleted. The `upload` source gets
+ * CDI's upload server pod `cdi-upload-<name>` and its token Secret instead (upload-pod.ts), with
+ * phases UploadScheduled and UploadReady (the pod is ready) until the server exits 0 after an upload.
  */
 import { finalStateOf, isAlreadyExists, isConflict, isNotFound } from '../../client/index.js';
 import { defaultClassOf } from '../../api/admission/default-storage-class.js';
@@ -38,6 +40,9 @@ import {
 import { dataVolumeStatus } from './datavolume-status.js';
 import { importerPod, importerPodName } from './importer-pod.js';
 import { fetchProgress } from './importer-protocol.js';
+import { ANN_UPLOAD_REQUEST, isUploadSource, UPLOAD_POD_PREFIX, UPLOAD_SERVER_LABEL, uploadPodName, uploadTokenSecretName } from './upload-api.js';
+import { uploadPod, uploadTokenSecret } from './upload-pod.js';
+import { SECRETS } from '../../ingress/ingress-api.js';
 
 /** How often a running import's progress is read. */
 const PROGRESS_POLL_MS = 2000;
@@ -50,6 +55,8 @@ const sameStatus = (a: DataVolumeStatus | undefined, b: DataVolumeStatus) => JSO
 const PHASE_EVENTS: Partial<Record<string, (claim: string) => string>> = {
   ImportScheduled: (c) => `Import into ${c} scheduled`,
   ImportInProgress: (c) => `Import into ${c} in progress`,
+  UploadScheduled: (c) => `Upload into ${c} scheduled`,
+  UploadReady: (c) => `Upload into ${c} ready`,
   Succeeded: (c) => `Successfully imported into PVC ${c}`,
   WaitForFirstConsumer: (c) => `PVC ${c} Pending`,
 };
@@ -63,9 +70,13 @@ export const dataVolumeController: ControllerSpec = {
     const scInf = ctx.informers.forResource<KubeObject>(STORAGE_CLASSES);
     const recorder = ctx.recorder('datavolume-controller');
     const { controller, queue } = simpleController(ctx, { name: 'datavolume', primary: dvInf as never, secondary: [pvcInf, podInf, scInf], reconcile: (key) => reconcile(key) });
-    // The claim is named like its DataVolume; the importer pod is `importer-<name>`.
+    // The claim is named like its DataVolume; the importer pod is `importer-<name>`, the upload server `cdi-upload-<name>`.
     const fromClaim = (c: KubeObject) => c.metadata.ownerReferences?.some((r) => r.kind === 'DataVolume') && queue.add(objectKeyOf(c));
-    const fromPod = (p: KubeObject) => p.metadata.labels?.['cdi.kubevirt.io'] === 'importer' && queue.add(`${p.metadata.namespace}/${p.metadata.name!.replace(/^importer-/, '')}`);
+    const fromPod = (p: KubeObject) => {
+      const role = p.metadata.labels?.['cdi.kubevirt.io'];
+      if (role === 'importer') queue.add(`${p.metadata.namespace}/${p.metadata.name!.replace(/^importer-/, '')}`);
+      else if (role === UPLOAD_SERVER_LABEL) queue.add(`${p.metadata.namespace}/${p.metadata.name!.slice(UPLOAD_POD_PREFIX.length)}`);
+    };
     pvcInf.addEventHandler({ onAdd: fromClaim, onUpdate: (_o, c) => fromClaim(c), onDelete: (c) => fromClaim(finalStateOf(c)) });
     podInf.addEventHandler({ onAdd: fromPod, onUpdate: (_o, p) => fromPod(p), onDelete: (p) => fromPod(finalStateOf(p)) });
 
@@ -82,10 +93,11 @@ export const dataVolumeController: ControllerSpec = {
         return undefined;
       }
       const http = dv.spec.source?.http;
+      const upload = isUploadSource(dv);
       const annotations: Record<string, string> = {
-        [ANN_SOURCE]: http ? SOURCE_HTTP : SOURCE_NONE,
+        // CDI marks an upload target instead of naming an import source.
+        ...(upload ? { [ANN_UPLOAD_REQUEST]: '' } : { [ANN_SOURCE]: http ? SOURCE_HTTP : SOURCE_NONE, [ANN_IMPORT_POD]: importerPodName(dv) }),
         [ANN_CONTENT_TYPE]: dv.spec.contentType ?? 'kubevirt',
-        [ANN_IMPORT_POD]: importerPodName(dv),
         ...(http ? { [ANN_ENDPOINT]: http.url } : {}),
         ...(http?.certConfigMap ? { [ANN_CERT_CONFIG_MAP]: http.certConfigMap } : {}),
         ...(http?.secretRef ? { [ANN_SECRET]: http.secretRef } : {}),
@@ -125,18 +137,40 @@ export const dataVolumeController: ControllerSpec = {
         });
     }
 
+    /** The upload pod's token; an existing one is kept (a client may hold it while the pod restarts). */
+    async function createUploadToken(dv: DataVolume, claim: KubeObject): Promise<void> {
+      await ctx.client
+        .resource(SECRETS)
+        .create(uploadTokenSecret(dv, claim), { namespace: dv.metadata.namespace })
+        .catch((e) => {
+          if (!isAlreadyExists(e)) throw e;
+        });
+    }
+
+    async function deleteUploadToken(dv: DataVolume): Promise<void> {
+      await ctx.client
+        .resource(SECRETS)
+        .delete(uploadTokenSecretName(dv), { namespace: dv.metadata.namespace })
+        .catch((e) => {
+          if (!isNotFound(e)) throw e;
+        });
+    }
+
     async function reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
       const dv = dvInf.store.get(key);
       const claimGoing = pvcInf.store.get(key)?.metadata.deletionTimestamp;
       if (!dv || dv.metadata.deletionTimestamp || claimGoing) {
         // A claim being deleted keeps its protection finalizer while the importer uses it (CDI's import controller deletes the pod).
-        const pod = podInf.store.get(`${key.split('/')[0]}/importer-${key.split('/')[1]}`);
         const claim = pvcInf.store.get(key);
-        if (claimGoing && pod && claim && isOwnedBy(pod, claim)) await deletePod(pod);
+        for (const prefix of ['importer-', UPLOAD_POD_PREFIX]) {
+          const pod = podInf.store.get(`${key.split('/')[0]}/${prefix}${key.split('/')[1]}`);
+          if (claimGoing && pod && claim && isOwnedBy(pod, claim)) await deletePod(pod);
+        }
         return;
       }
       const http = dv.spec.source?.http;
-      if (!http && !dv.spec.source?.blank) return; // other sources are not imported by this controller
+      const upload = isUploadSource(dv);
+      if (!http && !dv.spec.source?.blank && !upload) return; // other sources are not imported by this controller
       const ns = dv.metadata.namespace!;
       let claim = pvcInf.store.get(key);
       if (claim && !isOwnedBy(claim, dv)) {
@@ -144,7 +178,7 @@ export const dataVolumeController: ControllerSpec = {
         return;
       }
       if (!claim) claim = await createClaim(dv);
-      let pod = podInf.store.get(`${ns}/${importerPodName(dv)}`);
+      let pod = podInf.store.get(`${ns}/${upload ? uploadPodName(dv) : importerPodName(dv)}`);
       if (pod && claim && !isOwnedBy(pod, claim)) pod = undefined; // a stranger's pod of that name is not ours to judge or delete
 
       let succeeded = claim?.metadata.annotations?.[ANN_POD_PHASE] === 'Succeeded';
@@ -161,19 +195,23 @@ export const dataVolumeController: ControllerSpec = {
 
       let progress: string | undefined;
       if (succeeded) {
-        if (pod) await deletePod(pod);
+        if (pod) {
+          await deletePod(pod);
+          if (upload) await deleteUploadToken(dv);
+        }
       } else if (claim && !waitingForConsumer && !pod) {
         try {
-          await ctx.client.resource(PODS).create(importerPod(dv, claim), { namespace: ns });
+          if (upload) await createUploadToken(dv, claim);
+          await ctx.client.resource(PODS).create(upload ? uploadPod(dv, claim) : importerPod(dv, claim), { namespace: ns });
         } catch (e) {
           if (!isAlreadyExists(e)) throw e;
         }
-      } else if (pod && phaseOf(pod) === 'Running') {
+      } else if (pod && !upload && phaseOf(pod) === 'Running') {
         const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
         if (podIP) progress = await fetchProgress(podIP, dv.metadata.uid!);
       }
 
-      const status = dataVolumeStatus(dv, { claim, pod: succeeded ? undefined : pod, succeeded, waitingForConsumer, progress }, rfc3339());
+      const status = dataVolumeStatus(dv, { claim, pod: succeeded ? undefined : pod, succeeded, waitingForConsumer, progress, upload }, rfc3339());
       if (!sameStatus(dv.status, status)) {
         try {
           await ctx.client.resource(DATAVOLUMES).patch(dv.metadata.name!, { status }, 'merge', { namespace: ns });
@@ -183,8 +221,13 @@ export const dataVolumeController: ControllerSpec = {
           throw e;
         }
         if (status.phase !== dv.status?.phase) {
-          const message = PHASE_EVENTS[status.phase!]?.(claim?.metadata.name ?? dv.metadata.name!);
-          if (message) recorder.event(dv, 'Normal', status.phase!, message);
+          const claimName = claim?.metadata.name ?? dv.metadata.name!;
+          // CDI's upload controller names its success differently from the import's.
+          if (upload && status.phase === 'Succeeded') recorder.event(dv, 'Normal', 'UploadSucceeded', `Successfully uploaded into ${claimName}`);
+          else {
+            const message = PHASE_EVENTS[status.phase!]?.(claimName);
+            if (message) recorder.event(dv, 'Normal', status.phase!, message);
+          }
         }
       }
       if (!succeeded && pod) return { requeueAfterMs: PROGRESS_POLL_MS };

@@ -9,6 +9,7 @@ import type { KubeObject } from '../../util/object.js';
 import { phaseOf } from '../../storage/api.js';
 import type { DataVolume, DataVolumeCondition, DataVolumePhase, DataVolumeStatus } from './datavolume-api.js';
 import { IMPORT_COMPLETE, PROGRESS_DONE, PROGRESS_UNKNOWN } from './importer-protocol.js';
+import { UPLOAD_COMPLETE } from './upload-api.js';
 
 export interface Observed {
   claim?: KubeObject;
@@ -19,6 +20,8 @@ export interface Observed {
   waitingForConsumer: boolean;
   /** The latest progress figure the importer logged. */
   progress?: string;
+  /** The pod is an upload server (upload-pod.ts): its phases are CDI's Upload* ones. */
+  upload?: boolean;
 }
 
 interface ContainerState {
@@ -37,6 +40,9 @@ const TRANSFER_RUNNING = 'TransferRunning';
 
 const importerStatus = (pod: KubeObject | undefined) => (pod?.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses?.[0];
 
+const podReady = (pod: KubeObject) =>
+  ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
 function phase(o: Observed): DataVolumePhase {
   if (o.succeeded) return 'Succeeded';
   if (!o.claim) return 'Pending';
@@ -44,11 +50,13 @@ function phase(o: Observed): DataVolumePhase {
   if (!o.pod) return phaseOf(o.claim) === 'Bound' ? 'PVCBound' : 'Pending';
   switch (phaseOf(o.pod)) {
     case 'Running':
+      // CDI's upload controller: UploadReady once the server's pod is ready (it listens).
+      if (o.upload) return podReady(o.pod) ? 'UploadReady' : 'UploadScheduled';
       return 'ImportInProgress';
     case 'Failed':
       return 'Failed';
     default:
-      return 'ImportScheduled';
+      return o.upload ? 'UploadScheduled' : 'ImportScheduled';
   }
 }
 
@@ -68,7 +76,7 @@ function boundCondition(claim: KubeObject | undefined): Wanted {
 }
 
 function runningCondition(o: Observed): Wanted {
-  if (o.succeeded) return { type: 'Running', status: 'False', reason: 'Completed', message: IMPORT_COMPLETE };
+  if (o.succeeded) return { type: 'Running', status: 'False', reason: 'Completed', message: o.upload ? UPLOAD_COMPLETE : IMPORT_COMPLETE };
   const cs = importerStatus(o.pod);
   if (cs?.state?.running) return { type: 'Running', status: 'True', reason: POD_RUNNING, message: '' };
   const t = cs?.state?.terminated;
