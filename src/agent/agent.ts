@@ -21,13 +21,19 @@ import { ImageStore } from './images/store.js';
 import { seedBusyboxImage } from './images/busybox-image.js';
 import { HostToolsImages } from './images/host-tools-image.js';
 import { buildCdiImporterImage } from '../virt/cdi/importer-image.js';
+import { buildVirtLauncherImage } from '../virt/launcher/launcher-image.js';
+import { DevicePlugins } from './pods/device-plugins.js';
+import { advertiseVirtCapabilities } from '../virt/handler/node-virt-capabilities.js';
+import { VirtHandler } from '../virt/handler/virt-handler.js';
+import { VirtNodeError } from '../virt/handler/virt-node-control.js';
+import type { Accel } from '../virt/qemu/qemu-args.js';
 import { NodeNetwork } from './node-network.js';
 import { NodeStatusManager } from './node/node-status.js';
 import type { ConfigMapObject, Container, Pod, PodObjectSource, SecretObject } from './pods/api-types.js';
 import { ContainerStarter } from './pods/container-starter.js';
 import { podCgroupPath } from './pods/container-config.js';
 import { HostPorts } from './pods/host-ports.js';
-import { ImagePuller } from './pods/image-puller.js';
+import { ImagePuller, ImagePullError } from './pods/image-puller.js';
 import { PodManager, PODS } from './pods/pod-manager.js';
 import { LABEL, PodRecords } from './pods/pod-records.js';
 import { PodSandboxes } from './pods/pod-sandbox.js';
@@ -78,13 +84,21 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   const secrets = informers.forResource<SecretObject>(SECRETS);
   const services = informers.forResource<KubeObject>(SERVICES);
 
+  const devicePlugins = new DevicePlugins();
   const nodeStatus = new NodeStatusManager({
     client,
     config: cfg,
     logger,
+    extendedResources: () => devicePlugins.resources(),
   });
+  devicePlugins.onChange(() => nodeStatus.resourcesChanged());
   let manager: PodManager | undefined;
   let storage: NodeStorage | undefined;
+  let virtHandler: VirtHandler | undefined;
+  // The server starts before the VirtHandler exists (the Node advertises the server's port).
+  const virt = (): VirtHandler => virtHandler ?? (() => {
+    throw new VirtNodeError(409, 'the node is still starting');
+  })();
   const server = new AgentServer({
     host: cfg.listenHost,
     port: cfg.listenPort,
@@ -96,6 +110,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     },
     runtime,
     metrics: async () => (await storage?.metrics()) ?? '',
+    virt: { sockets: (ns, name) => virt().sockets(ns, name), pause: (ns, name) => virt().pause(ns, name), unpause: (ns, name) => virt().unpause(ns, name) },
     logger,
   });
   const { port } = await server.start();
@@ -124,6 +139,15 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   // The CDI importer runs the node's own tools; only images built here get host mounts.
   const hostTools = new HostToolsImages();
   await hostTools.seed(images, buildCdiImporterImage()).catch((e: Error) => logger({ level: 'warn', msg: 'no built-in CDI importer image', error: e.message }));
+  await hostTools.seed(images, buildVirtLauncherImage()).catch((e: Error) => logger({ level: 'warn', msg: 'no built-in virt-launcher image', error: e.message }));
+  let accel: Accel | undefined;
+  void advertiseVirtCapabilities({ devicePlugins, setLabels: (l) => nodeStatus.setLabels(l), dataDir: cfg.dataDir, signal: ac.signal }).then(
+    (p) => {
+      accel = p.accel;
+      logger({ level: 'info', msg: 'virtualization', accel: p.accel, detail: p.detail });
+    },
+    (e: Error) => logger({ level: 'warn', msg: 'virtualization capabilities not advertised', error: e.message }),
+  );
   const objects: PodObjectSource = {
     configMap: (ns, name) => configMaps.store.getByName(name, ns),
     secret: (ns, name) => secrets.store.getByName(name, ns),
@@ -190,7 +214,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     const all = services.store.list();
     return { services: namespaceServiceEnv(all, namespace), master: masterServiceEnv(all) };
   };
-  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, nodeIP: cfg.internalIP, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target, serviceEnv, hostMounts: (digest) => hostTools.mountsFor(digest) });
+  const starter = new ContainerStarter({ records, runtime, images, puller, objects, event, nodeName: cfg.nodeName, nodeIP: cfg.internalIP, cgroupRoot: cfg.cgroupRoot, memoryCapacityBytes, target, serviceEnv, hostMounts: (digest) => hostTools.mountsFor(digest), resourceDevices: (c) => devicePlugins.devicesFor(c) });
   const syncer = new PodSyncer({
     records,
     runtime,
@@ -269,7 +293,19 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     gateway: nodeNet.overlay.gateway,
     dataDir: cfg.dataDir,
   };
-  const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx), storage];
+  virtHandler = new VirtHandler({
+    ctx: addonCtx,
+    pods,
+    containerPid: async (uid, container) => (await runtime.listFor(records.containerIdPrefix(uid, container))).find((c) => c.state === 'running')?.pid,
+    podNetns: (uid) => network.netnsName(uid),
+    containerDiskImage: async (pod, c) => {
+      const rec = await puller.ensure(pod, c);
+      if (!rec.chainID) throw new ImagePullError('ErrImagePull', `image ${c.image} has no layers`, 60_000);
+      return images.snapshotPath(rec.chainID);
+    },
+    accel: () => accel,
+  });
+  const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx), storage, virtHandler];
 
   informers.start();
   await informers.waitForSync(ac.signal);

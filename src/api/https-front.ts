@@ -159,11 +159,12 @@ export class HttpsFront {
         return;
       }
       if (body === 'aborted') return;
+      // Streaming routes read bodies too (the VMI pause and unpause options).
+      apiReq.body = body;
       if (this.opts.streams?.handles(apiReq.path)) {
         await this.opts.streams.serve(apiReq, res);
         return;
       }
-      apiReq.body = body;
       const out = await this.opts.handler(apiReq);
       await this.write(res, out, apiReq);
     } catch (e) {

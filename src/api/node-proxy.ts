@@ -57,7 +57,8 @@ type NodeLike = KubeObject & {
   status?: { addresses?: { type: string; address: string }[]; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } };
 };
 
-interface Target {
+/** A node agent's address and the path to ask it for. */
+export interface Target {
   host: string;
   port: number;
   /** Path and query on the agent. */
@@ -136,15 +137,21 @@ export class NodeProxy {
       if (sub === 'log') return undefined;
       throw ApiError.badRequest(`pod ${name} does not have a host assigned`);
     }
+    return this.nodeTarget(nodeName, agentPath);
+  }
+
+  /** The agent of node `nodeName`, asked for `path` (also the VMI subresources' way to their node, virt-node-proxy.ts). */
+  async nodeTarget(nodeName: string, path: string): Promise<Target> {
     const node = (await this.o.api.registry.get(this.kind('nodes'), undefined, nodeName)) as NodeLike;
-    return { ...agentAddress(node), path: agentPath };
+    return { ...agentAddress(node), path };
   }
 
   private kind(plural: 'pods' | 'nodes') {
     return this.o.api.catalog.byPlural('', 'v1', plural)!;
   }
 
-  private tlsOptions(host: string) {
+  /** TLS towards an agent: its certificate checked against the cluster CA, ours presented. */
+  tlsOptions(host: string) {
     return {
       ca: this.o.caPem,
       cert: this.o.clientCert.certPem,
@@ -190,7 +197,8 @@ export class NodeProxy {
     });
   }
 
-  private pipeUpgrade(target: Target, raw: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** Forwards the client's upgrade request to the agent and pipes both connections, whatever they then speak. */
+  pipeUpgrade(target: Target, raw: IncomingMessage, socket: Duplex, head: Buffer): void {
     const agent = tlsConnect({ host: target.host, port: target.port, ALPNProtocols: ['http/1.1'], ...this.tlsOptions(target.host) });
     let connected = false;
     agent.on('error', (e) => {
@@ -340,7 +348,8 @@ function cleanStatus(s: Status): Status {
   return s;
 }
 
-function writeStatus(res: ServerResponse, s: Status): void {
+/** Answers a plain request with a Status (a response already under way is cut instead). */
+export function writeStatus(res: ServerResponse, s: Status): void {
   if (res.headersSent) {
     res.destroy();
     return;

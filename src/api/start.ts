@@ -24,6 +24,8 @@ import { bootstrapKubernetesService, bootstrapNamespaces, KUBERNETES_SERVICE_IP,
 import { CrdServing } from './crd-serving.js';
 import { HttpsFront } from './https-front.js';
 import { NodeProxy } from './node-proxy.js';
+import { StreamingRouter } from './streaming-router.js';
+import { VirtNodeProxy } from './virt-node-proxy.js';
 import { writeKubeconfig } from './kubeconfig-writer.js';
 import { createPatchEngine } from './patch-engine.js';
 import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
@@ -39,6 +41,7 @@ import { rbacEscalationAdmission } from './authz/escalation.js';
 import { serviceAccountAdmission } from './admission/service-account.js';
 import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
 import { pvcResizeAdmission } from './admission/pvc-resize.js';
+import { kubevirtAdmission } from '../virt/api/vmi-admission.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
@@ -145,6 +148,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         serviceAccountAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         defaultStorageClassAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         pvcResizeAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
+        kubevirtAdmission(),
       ],
       logger: log,
     });
@@ -157,6 +161,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
     const authenticators: Authenticator[] = [clientCertAuthenticator];
     if (cfg.tokenFile) authenticators.push(tokenFileAuthenticator(cfg.tokenFile));
     authenticators.push(serviceAccountAuthenticator(tokens, api.registry, api.catalog));
+    const nodeProxy = new NodeProxy({ api, caPem: pki.ca.certPem, clientCert: pki.kubeletClient, logger: log.child('node-proxy') });
     front = new HttpsFront({
       host: cfg.host,
       port: cfg.port,
@@ -167,7 +172,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       authenticators,
       handler: audit ? audit.wrap(api.handle) : api.handle,
       logger: log,
-      streams: new NodeProxy({ api, caPem: pki.ca.certPem, clientCert: pki.kubeletClient, logger: log.child('node-proxy') }),
+      streams: new StreamingRouter([nodeProxy, new VirtNodeProxy({ api, nodes: nodeProxy, logger: log.child('virt-node-proxy') })]),
     });
     const addr = await front.listen();
     const clientHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;

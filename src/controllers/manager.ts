@@ -36,9 +36,10 @@ import { snapshotController } from './snapshot-controller.js';
 import { clusterStorageController } from '../storage/cluster-storage.js';
 import { dataVolumeController } from '../virt/cdi/datavolume-controller.js';
 import { vmController } from '../virt/controllers/vm-controller.js';
+import { vmiController } from '../virt/controllers/vmi-controller.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

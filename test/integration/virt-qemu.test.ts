@@ -121,15 +121,20 @@ after(async () => {
 
 test('accelerator probe: a bounded KVM test boot, cached with the host kernel', async () => {
   const t0 = Date.now();
-  accel = await probeAccel({ dataDir: dir, timeoutMs: 10_000 });
+  // A host cache of the test's own, so this really boots a guest whatever the host cache holds.
+  const hostCache = join(dir, 'host', 'virt-accel-probe.json');
+  accel = await probeAccel({ dataDir: dir, timeoutMs: 10_000, hostCache });
   const took = Date.now() - t0;
   assert.ok(accel.accel === 'kvm' || accel.accel === 'tcg');
   assert.ok(accel.detail.length > 0);
   assert.ok(took < 25_000, `probe took ${took} ms`);
   assert.ok(existsSync(probeCachePath(dir)));
   const t1 = Date.now();
-  assert.deepEqual(await probeAccel({ dataDir: dir, timeoutMs: 10_000 }), accel);
+  assert.deepEqual(await probeAccel({ dataDir: dir, timeoutMs: 10_000, hostCache }), accel);
   assert.ok(Date.now() - t1 < 500, 'the second probe is answered from the cache');
+  const otherNode = join(dir, 'other-node');
+  assert.deepEqual(await probeAccel({ dataDir: otherNode, timeoutMs: 10_000, hostCache }), accel, 'another agent of the host takes the host-wide answer');
+  assert.ok(existsSync(probeCachePath(otherNode)));
   console.log(`# accelerator: ${accel.accel} (${accel.detail})`);
 });
 

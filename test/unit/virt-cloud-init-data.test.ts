@@ -26,11 +26,11 @@ test('inline, base64 and Secret user data and network data', async () => {
   assert.equal(decodeBase64Strict('aGVs\nbG8K\n', 'x'), 'hello\n');
   assert.deepEqual(await resolveCloudInitData({ networkData: 'version: 1\n' }, F), { userData: '', networkData: 'version: 1\n' });
   const secrets = async (name: string) => (name === 'vm-secret' ? { userdata: 'x'.repeat(10_000), networkData: 'n' } : undefined);
-  const s = await resolveCloudInitData({ userDataSecretRef: { name: 'vm-secret' }, networkDataSecretRef: { name: 'vm-secret' } }, F, secrets);
+  const s = await resolveCloudInitData({ secretRef: { name: 'vm-secret' }, networkDataSecretRef: { name: 'vm-secret' } }, F, secrets);
   assert.equal(s.userData.length, 10_000, 'Secret data is not size-limited');
   assert.equal(s.networkData, 'n');
-  await rejectsWith(resolveCloudInitData({ userDataSecretRef: { name: 'missing' } }, F, secrets), `${F}.userDataSecretRef`, /Secret missing not found/);
-  await rejectsWith(resolveCloudInitData({ userDataSecretRef: { name: 'other' } }, F, async () => ({ foo: 'x' })), `${F}.userDataSecretRef`, /no userdata or userData key/);
+  await rejectsWith(resolveCloudInitData({ secretRef: { name: 'missing' } }, F, secrets), `${F}.secretRef`, /Secret missing not found/);
+  await rejectsWith(resolveCloudInitData({ secretRef: { name: 'other' } }, F, async () => ({ foo: 'x' })), `${F}.secretRef`, /no userdata or userData key/);
 });
 
 test('invalid: bad base64, two sources, over the limit, nothing set', async () => {

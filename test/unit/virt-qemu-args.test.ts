@@ -26,6 +26,8 @@ test('machine, CPU topology, memory, accelerator', () => {
   assert.deepEqual(values(a, '-cpu'), ['max']);
   assert.deepEqual(values(a, '-smp'), ['4,sockets=2,cores=2,threads=1']);
   assert.deepEqual(values(a, '-m'), ['256M']);
+  const capped = qemuArgs({ ...base, tcgCacheMiB: 64 });
+  assert.deepEqual([values(capped, '-machine'), values(capped, '-accel')], [['q35'], ['tcg,tb-size=64']]);
   assert.deepEqual(values(a, '-uuid'), ['5b2cd1d2-8f7e-4a8e-9a43-1c1d7b7e0c11']);
   assert.ok(a.includes('-nodefaults'));
   const k = qemuArgs({ ...base, accel: 'kvm' });

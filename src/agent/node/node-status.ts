@@ -38,6 +38,8 @@ export interface NodeStatusOptions {
   logger: Logger;
   /** Capacity (and allocatable) values to report instead of the machine's, e.g. { memory: '4Gi' }. */
   capacityOverrides?: Record<string, string>;
+  /** Extended resources node parts advertise (device plugins), read at every status update. */
+  extendedResources?: () => Record<string, string>;
   /** The container runtime's version; a failure makes the node NotReady ("container runtime is down"). Default `runc --version`. */
   runtimeVersion?: () => Promise<string>;
   /** Clock (ms), for tests. */
@@ -58,6 +60,7 @@ export class NodeStatusManager {
   private readonly pressure = new PressureTracker();
   private readonly stopping = new AbortController();
   private readonly annotations: Record<string, string> = { [CONTROLLER_MANAGED_ATTACH]: 'true' };
+  private readonly runtimeLabels: Record<string, string> = {};
   private readonly timers = new Set<NodeJS.Timeout>();
   private agentPort: number;
   private facts?: HostFacts;
@@ -139,6 +142,17 @@ export class NodeStatusManager {
     if (this.registered) await this.nodes.patch(this.c.nodeName, { metadata: { annotations: a } }, 'merge');
   }
 
+  /** Labels a node part sets at run time (kept across re-registration like --node-labels). */
+  async setLabels(l: Record<string, string>): Promise<void> {
+    Object.assign(this.runtimeLabels, l);
+    if (this.registered) await this.nodes.patch(this.c.nodeName, { metadata: { labels: l } }, 'merge');
+  }
+
+  /** Posts the status now (e.g. an extended resource appeared) rather than at the next interval. */
+  resourcesChanged(): void {
+    if (this.registered) void this.sync(false);
+  }
+
   /** Ready=False (KubeletNotReady) with this message until called with undefined. Posts at once when it changes. */
   setReadyError(msg: string | undefined): void {
     if (msg === this.readyError) return;
@@ -157,7 +171,7 @@ export class NodeStatusManager {
   // ---- registration ----
 
   private wantedLabels(): Record<string, string> {
-    return { ...defaultNodeLabels(this.c.hostname), ...this.c.labels };
+    return { ...defaultNodeLabels(this.c.hostname), ...this.runtimeLabels, ...this.c.labels };
   }
 
   private async register(): Promise<void> {
@@ -271,7 +285,7 @@ export class NodeStatusManager {
 
   private async readResources(): Promise<NodeResources> {
     this.facts = await readHostFacts(this.c.dataDir, this.c.maxPods);
-    this.resources = nodeResources(this.facts, this.o.capacityOverrides);
+    this.resources = nodeResources(this.facts, { ...this.o.extendedResources?.(), ...this.o.capacityOverrides });
     return this.resources;
   }
 

@@ -8,7 +8,7 @@ import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import { ContainerStartError, type RuncRuntime } from '../runtime/container-runtime.js';
-import { buildOciSpec, type ContainerMount, SpecError } from '../runtime/oci-spec.js';
+import { buildOciSpec, type ContainerDevice, type ContainerMount, SpecError } from '../runtime/oci-spec.js';
 import { restrictOomScoreAdj } from '../runtime/oom-score-adj.js';
 import { coreRlimit } from '../crash/core-rlimit.js';
 import { runLifecycleHandler } from '../probes/lifecycle-hooks.js';
@@ -53,6 +53,8 @@ export interface StarterDeps {
   target: (pod: Pod, c: Container, containerId: string, podIP: string) => ProbeTarget;
   /** Host mounts granted to an image by manifest digest (only images the agent built: host-tools-image.ts). */
   hostMounts?: (manifestDigest: string) => ContainerMount[];
+  /** Host devices for the extended resources a container asks for (device-plugins.ts). */
+  resourceDevices?: (c: Container) => ContainerDevice[];
 }
 
 export interface StartRequest {
@@ -118,7 +120,7 @@ export class ContainerStarter {
         hostname: sandbox.hostname,
         memoryCapacityBytes: d.memoryCapacityBytes,
       });
-      config.devices = containerDevices(c, req.volumes);
+      config.devices = [...containerDevices(c, req.volumes), ...(d.resourceDevices?.(c) ?? [])];
       config.rlimits = [...(config.rlimits ?? []), coreRlimit()];
       // Without CAP_SYS_RESOURCE runc cannot lower oom_score_adj (Guaranteed's -997) and the start fails.
       if (config.oomScoreAdj !== undefined) config.oomScoreAdj = restrictOomScoreAdj(config.oomScoreAdj);

@@ -69,7 +69,12 @@ export class PodRecords {
 
   /** Container ids are `<pod uid>-<container>-<attempt>`: unique on the node, readable in `runc list`. */
   containerId(ref: Omit<InstanceRef, 'kind'>): string {
-    return `${safeUid(ref.podUid)}-${ref.container}-${ref.attempt}`;
+    return `${this.containerIdPrefix(ref.podUid, ref.container)}${ref.attempt}`;
+  }
+
+  /** What every attempt's id of one container starts with. */
+  containerIdPrefix(podUid: string, container: string): string {
+    return `${safeUid(podUid)}-${container}-`;
   }
 
   labels(pod: Pod, ref: InstanceRef, image: string, imageID: string): Record<string, string> {

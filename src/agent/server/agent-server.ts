@@ -8,6 +8,7 @@
  *   GET|POST /exec/{namespace}/{pod}/{container}?command=..&input=1&output=1&error=1&tty=1   (WebSocket upgrade)
  *   GET|POST /attach/{namespace}/{pod}/{container}?input=1&output=1&error=1&tty=1            (WebSocket upgrade)
  *   GET|POST /portForward/{namespace}/{pod}                                                 (upgrade, port-forward.ts)
+ *   /virt/{console,vnc,pause,unpause}/{namespace}/{vmi}                                     (VMIs, virt-routes.ts)
  *
  * Clients authenticate with a certificate signed by the cluster CA; by default only the API
  * server's kubelet-client certificate (or a system:masters one) is let in. Exec and attach speak
@@ -30,6 +31,8 @@ import { ContainerLogStream, LogFileError } from './container-logs.js';
 import { LogOptionsError, parseLogOptions } from './log-options.js';
 import { handlePortForward } from './port-forward.js';
 import { serveRemoteCommand, type StreamRequest } from './remote-command.js';
+import { VirtRoutes } from './virt-routes.js';
+import type { VirtNodeControl } from '../../virt/handler/virt-node-control.js';
 import { type ChannelProtocol, negotiateProtocol, offeredProtocols } from './ws-channels.js';
 
 /** The API server's client certificate for agents (pki.ts issues it). */
@@ -50,6 +53,8 @@ export interface AgentServerOptions {
   runtime: Pick<ContainerRuntime, 'execStream' | 'attach' | 'status'>;
   /** Prometheus text for GET /metrics. */
   metrics?: () => Promise<string>;
+  /** The node's VirtHandler: VMI console, vnc, pause and unpause (virt-routes.ts); absent, those routes answer 503. */
+  virt?: VirtNodeControl;
   /** Who may use the server (default: CN cairn-apiserver-kubelet-client or O system:masters). */
   authorize?: (cert: PeerCertificate) => boolean;
   logger?: Logger;
@@ -85,10 +90,12 @@ export class AgentServer {
   private readonly sockets = new Set<Socket>();
   private readonly authorize: (cert: PeerCertificate) => boolean;
   private readonly log: Logger;
+  private readonly virt: VirtRoutes;
 
   constructor(private readonly opts: AgentServerOptions) {
     this.authorize = opts.authorize ?? defaultAuthorize;
     this.log = opts.logger ?? (() => {});
+    this.virt = new VirtRoutes(opts.virt, this.log);
     this.server = createServer(
       { cert: opts.tls.certPem, key: opts.tls.keyPem, ca: [opts.tls.caPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
       (req, res) => void this.serve(req, res),
@@ -120,6 +127,7 @@ export class AgentServer {
   async stop(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.wss.clients) c.terminate();
+    this.virt.closeAll();
     for (const s of this.sockets) s.destroy();
     await closed;
   }
@@ -127,6 +135,7 @@ export class AgentServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       this.authenticate(req);
+      if (VirtRoutes.handles(req.url)) return await this.virt.serve(req, res);
       const route = parseRoute(req.url ?? '/');
       if (route.kind === 'healthz') {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok');
@@ -152,6 +161,7 @@ export class AgentServer {
     socket.on('error', () => {});
     try {
       this.authenticate(req);
+      if (VirtRoutes.handles(req.url)) return this.virt.upgrade(req, socket, head);
       const route = parseRoute(req.url ?? '/');
       if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'Method Not Allowed');
       const pod = this.opts.backend.pod(route.namespace, route.pod);

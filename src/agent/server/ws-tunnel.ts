@@ -58,14 +58,15 @@ export class WebSocketTunnel extends Duplex {
 
 /**
  * Completes the WebSocket handshake of an upgrade request, answering with `protocol` as the
- * subprotocol (the caller has negotiated it), and hands over the tunnel. An invalid handshake is answered (400/405) by ws itself
- * and `onOpen` is never called.
+ * subprotocol (the caller has negotiated it; undefined: none, for a client that offered none),
+ * and hands over the tunnel. An invalid handshake is answered (400/405) by ws itself and `onOpen`
+ * is never called.
  */
 export function acceptWebSocketTunnel(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  protocol: string,
+  protocol: string | undefined,
   onOpen: (tunnel: WebSocketTunnel) => void,
 ): void {
   const server = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: MAX_MESSAGE });
@@ -73,6 +74,6 @@ export function acceptWebSocketTunnel(
   // has a '/': the caller has read and chosen it, so ws never sees the header and the answer is
   // added to its 101 response instead.
   delete req.headers['sec-websocket-protocol'];
-  server.on('headers', (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
+  if (protocol) server.on('headers', (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
   server.handleUpgrade(req, socket, head, (ws) => onOpen(new WebSocketTunnel(ws)));
 }

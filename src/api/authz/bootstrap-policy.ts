@@ -138,6 +138,9 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       // And the snapshotter of their snapshots (csi-snapshotter in distributed mode); restores read snapshots.
       rule(READ, ['snapshot.storage.k8s.io'], ['volumesnapshots', 'volumesnapshotclasses', 'volumesnapshotcontents']),
       rule(['update', 'patch'], ['snapshot.storage.k8s.io'], ['volumesnapshotcontents', 'volumesnapshotcontents/status']),
+      // And the node's virt-handler (KubeVirt's kubevirt-handler ClusterRole): it runs the VMIs
+      // whose launcher pods are bound here and writes their status.
+      rule(['get', 'list', 'watch', 'update', 'patch'], ['kubevirt.io'], ['virtualmachineinstances']),
     ],
   },
   // The cluster DNS server (`cairn dns`): what CoreDNS's system:coredns role grants for the

@@ -3,7 +3,8 @@
  * web consoles, `cairn vm`) call: `PUT /apis/subresources.kubevirt.io/v1/namespaces/NS/
  * virtualmachines/NAME/{start,stop,restart,migrate}` with KubeVirt's option bodies, answered 202
  * Accepted with no body, or with KubeVirt's Status errors. These four only change API objects;
- * pause, unpause, console and vnc talk to the running guest and come with the launcher.
+ * the VMI subresources that talk to the running guest (console, vnc, pause, unpause) are listed
+ * here for discovery and served by src/api/virt-node-proxy.ts, which reaches the VMI's node.
  */
 import type { ApiServer } from '../../api/api-server.js';
 import { SYSTEM_USER } from '../../api/bootstrap.js';
@@ -20,11 +21,14 @@ import { type LifecyclePlan, planMigration, planRestart, planStart, planStop } f
 export const SUBRESOURCE_GROUP = 'subresources.kubevirt.io';
 const ACTIONS = ['start', 'stop', 'restart', 'migrate'] as const;
 type Action = (typeof ACTIONS)[number];
+/** The VMI subresources served through the VMI's node (WebSockets, then PUTs). */
+export const VMI_STREAMS = ['console', 'vnc'] as const;
+export const VMI_ACTIONS = ['pause', 'unpause'] as const;
 /** virt-api's own name for a VM in its errors (`virtualmachine.kubevirt.io "x" not found`). */
 const VM_RESOURCE = { group: KUBEVIRT_GROUP, resource: 'virtualmachine' };
 
-/** The options bodies of KubeVirt's StartOptions, StopOptions, RestartOptions and MigrateOptions. */
-interface Options {
+/** The options bodies of KubeVirt's StartOptions, StopOptions, RestartOptions, MigrateOptions, PauseOptions and UnpauseOptions. */
+export interface Options {
   paused?: boolean;
   gracePeriod?: number;
   gracePeriodSeconds?: number;
@@ -34,7 +38,8 @@ interface Options {
 
 const notFound = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource');
 
-function parseOptions(req: ApiRequest): Options {
+/** An options body as virt-api's decodeBody reads it: none is no options. */
+export function parseOptions(req: ApiRequest): Options {
   const text = req.body?.toString('utf8').trim();
   if (!text) return {};
   let body: unknown;
@@ -112,7 +117,11 @@ async function serveAction(api: ApiServer, action: Action, ns: string, name: str
 export const kubevirtSubresources: ExtensionGroup = {
   group: SUBRESOURCE_GROUP,
   version: 'v1',
-  resources: ACTIONS.map((a) => ({ name: `virtualmachines/${a}`, namespaced: true, verbs: ['update'] })),
+  resources: [
+    ...ACTIONS.map((a) => ({ name: `virtualmachines/${a}`, namespaced: true, verbs: ['update'] })),
+    ...VMI_STREAMS.map((s) => ({ name: `virtualmachineinstances/${s}`, namespaced: true, verbs: ['get'] })),
+    ...VMI_ACTIONS.map((a) => ({ name: `virtualmachineinstances/${a}`, namespaced: true, verbs: ['update'] })),
+  ],
   async serve(api: ApiServer, req: ApiRequest, info: ResourceRequest): Promise<ApiResponse> {
     const action = ACTIONS.find((a) => a === info.subresource);
     if (info.resource !== 'virtualmachines' || !action || !info.name || !info.namespace) throw notFound();

@@ -48,13 +48,17 @@ export interface ImportResult {
   diskSizeBytes: number;
 }
 
-const SECTOR = 512;
+/**
+ * CDI's DefaultAlignBlockSize: usable space is rounded down to 1 MiB, so the image's size is a
+ * multiple of any device's request alignment (QEMU with cache=none refuses anything else).
+ */
+const ALIGN = 1024 * 1024;
 
 /** The bytes a disk.img may take on the filesystem at `dir`, as CDI computes it. */
 export async function filesystemDiskSize(dir: string, overhead = DEFAULT_FILESYSTEM_OVERHEAD): Promise<number> {
   const s = await statfs(dir);
   const usable = Math.floor(s.bavail * s.bsize * (1 - overhead));
-  return usable - (usable % SECTOR);
+  return usable - (usable % ALIGN);
 }
 
 export async function importImage(req: ImportRequest): Promise<ImportResult> {

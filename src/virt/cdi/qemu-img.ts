@@ -116,3 +116,8 @@ export function convertToRaw(o: ConvertOptions): Promise<void> {
 export async function resizeRaw(path: string, sizeBytes: number): Promise<void> {
   await run(['resize', '-f', 'raw', path, String(sizeBytes)], `resizing ${path}`);
 }
+
+/** Creates an empty qcow2 image of `sizeBytes` (KubeVirt's emptyDisk). */
+export async function createQcow2(path: string, sizeBytes: number): Promise<void> {
+  await run(['create', '-q', '-f', 'qcow2', path, String(sizeBytes)], `creating ${path}`);
+}

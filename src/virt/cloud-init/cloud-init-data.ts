@@ -11,10 +11,11 @@ export const CLOUD_INIT_INLINE_MAX_BYTES = 2048;
 export interface CloudInitSource {
   userData?: string;
   userDataBase64?: string;
-  userDataSecretRef?: { name: string };
+  /** KubeVirt's JSON name for the user data's Secret (UserDataSecretRef in Go). */
+  secretRef?: { name?: string };
   networkData?: string;
   networkDataBase64?: string;
-  networkDataSecretRef?: { name: string };
+  networkDataSecretRef?: { name?: string };
 }
 
 export interface CloudInitData {
@@ -51,11 +52,11 @@ async function one(
   kind: 'user' | 'network',
   inline: string | undefined,
   b64: string | undefined,
-  ref: { name: string } | undefined,
+  ref: { name?: string } | undefined,
   secrets: SecretReader | undefined,
 ): Promise<string | undefined> {
-  const names = kind === 'user' ? ['userData', 'userDataBase64', 'userDataSecretRef'] : ['networkData', 'networkDataBase64', 'networkDataSecretRef'];
-  const set = [inline !== undefined && inline !== '', b64 !== undefined && b64 !== '', ref !== undefined && ref.name !== ''];
+  const names = kind === 'user' ? ['userData', 'userDataBase64', 'secretRef'] : ['networkData', 'networkDataBase64', 'networkDataSecretRef'];
+  const set = [inline !== undefined && inline !== '', b64 !== undefined && b64 !== '', ref?.name !== undefined && ref.name !== ''];
   if (set.filter(Boolean).length > 1) {
     throw new CloudInitDataError(field, `${field} must have only one ${kind === 'user' ? 'userdata' : 'networkdata'} source set (${names.filter((_, i) => set[i]).join(', ')})`);
   }
@@ -64,7 +65,7 @@ async function one(
   else if (set[1]) data = decodeBase64Strict(b64!, `${field}.${names[1]}`);
   else if (set[2]) {
     if (!secrets) throw new CloudInitDataError(`${field}.${names[2]}`, `${field}.${names[2]}: no Secret reader given`);
-    const secret = await secrets(ref!.name);
+    const secret = await secrets(ref!.name!);
     if (!secret) throw new CloudInitDataError(`${field}.${names[2]}`, `${field}.${names[2]}: Secret ${ref!.name} not found`);
     data = kind === 'user' ? (secret['userdata'] ?? secret['userData']) : (secret['networkdata'] ?? secret['networkData']);
     if (data === undefined) {
@@ -85,7 +86,7 @@ async function one(
  * `spec.volumes[1].cloudInitNoCloud`.
  */
 export async function resolveCloudInitData(source: CloudInitSource, field: string, secrets?: SecretReader): Promise<CloudInitData> {
-  const userData = await one(field, 'user', source.userData, source.userDataBase64, source.userDataSecretRef, secrets);
+  const userData = await one(field, 'user', source.userData, source.userDataBase64, source.secretRef, secrets);
   const networkData = await one(field, 'network', source.networkData, source.networkDataBase64, source.networkDataSecretRef, secrets);
   if (userData === undefined && networkData === undefined) {
     throw new CloudInitDataError(field, `${field} must have at least one userdatasource or one networkdatasource set.`);

@@ -6,7 +6,7 @@
 // the pod reach the guest, and the guest's address stays the same across migrations.
 import { Ip, parseCidr } from '../../net/ip.js';
 import { Nft, nv, rule, type NftRule } from '../../net/nft.js';
-import { DhcpServer } from './dhcp-server.js';
+import { DhcpServer, type DhcpServerSpec } from './dhcp-server.js';
 import { ensureTap, removeTap } from './tap.js';
 
 export interface MasqueradeSpec {
@@ -30,8 +30,10 @@ export interface MasqueradeSpec {
   dns?: string[];
   searchDomains?: string[];
   hostname?: string;
-  /** Directory for the DHCP server's files. */
+  /** Directory for the DHCP server's files (as the DHCP server sees it). */
   dir: string;
+  /** The uid allowed to open the tap without CAP_NET_ADMIN (the launcher's QEMU). */
+  tapOwner?: number;
 }
 
 export class MasqueradeError extends Error {
@@ -68,6 +70,40 @@ export function masqueradeRules(s: MasqueradeSpec): { prerouting: NftRule[]; pos
   return { prerouting, postrouting };
 }
 
+/**
+ * The bridge, tap and NAT chains in the pod's namespace (replacing leftovers of an earlier run);
+ * returns what the guest's DHCP server must hand out there. The launcher pod runs that server
+ * itself (its config written by the VirtHandler); MasqueradeNetwork starts it from the host.
+ */
+export async function setupMasqueradeDatapath(s: MasqueradeSpec): Promise<DhcpServerSpec> {
+  const d = defaults(s);
+  const ip = Ip.ns(s.netns);
+  const pod = await ip.link(d.podIface);
+  if (!pod) throw new MasqueradeError(`masquerade: ${d.podIface} does not exist in ${s.netns}`);
+  await ip.ensureBridge(d.bridge, { mtu: pod.mtu });
+  await ip.ensureAddr(d.bridge, d.gatewayCidr);
+  await ensureTap(ip, { name: d.tap, bridge: d.bridge, mtu: pod.mtu, owner: s.tapOwner });
+  await ip.sysctl('net.ipv4.ip_forward', 1);
+  const nft = new Nft({ netns: s.netns });
+  const r = masqueradeRules(s);
+  await nft.syncChain({ name: CHAIN_PRE, base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' } }, r.prerouting);
+  await nft.syncChain({ name: CHAIN_POST, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, r.postrouting);
+  const net = parseCidr(d.gatewayCidr, false);
+  return {
+    netns: s.netns,
+    iface: d.bridge,
+    guestMac: s.guestMac,
+    guestIp: d.guestIp,
+    subnet: `${net.network}/${net.prefix}`,
+    router: d.gatewayCidr.split('/')[0]!,
+    dns: s.dns,
+    searchDomains: s.searchDomains,
+    mtu: pod.mtu,
+    hostname: s.hostname,
+    dir: s.dir,
+  };
+}
+
 export class MasqueradeNetwork {
   private constructor(
     readonly spec: MasqueradeSpec,
@@ -81,33 +117,7 @@ export class MasqueradeNetwork {
 
   /** Builds the bridge, tap, NAT chains (replacing leftovers of an earlier run) and starts the DHCP server. */
   static async setup(s: MasqueradeSpec): Promise<MasqueradeNetwork> {
-    const d = defaults(s);
-    const ip = Ip.ns(s.netns);
-    const pod = await ip.link(d.podIface);
-    if (!pod) throw new MasqueradeError(`masquerade: ${d.podIface} does not exist in ${s.netns}`);
-    await ip.ensureBridge(d.bridge, { mtu: pod.mtu });
-    await ip.ensureAddr(d.bridge, d.gatewayCidr);
-    await ensureTap(ip, { name: d.tap, bridge: d.bridge, mtu: pod.mtu });
-    await ip.sysctl('net.ipv4.ip_forward', 1);
-    const nft = new Nft({ netns: s.netns });
-    const r = masqueradeRules(s);
-    await nft.syncChain({ name: CHAIN_PRE, base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' } }, r.prerouting);
-    await nft.syncChain({ name: CHAIN_POST, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, r.postrouting);
-    const net = parseCidr(d.gatewayCidr, false);
-    const gw = d.gatewayCidr.split('/')[0]!;
-    const dhcp = await DhcpServer.start({
-      netns: s.netns,
-      iface: d.bridge,
-      guestMac: s.guestMac,
-      guestIp: d.guestIp,
-      subnet: `${net.network}/${net.prefix}`,
-      router: gw,
-      dns: s.dns,
-      searchDomains: s.searchDomains,
-      mtu: pod.mtu,
-      hostname: s.hostname,
-      dir: s.dir,
-    });
+    const dhcp = await DhcpServer.start(await setupMasqueradeDatapath(s));
     return new MasqueradeNetwork(s, dhcp);
   }
 

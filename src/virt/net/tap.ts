@@ -7,12 +7,16 @@ export interface TapSpec {
   /** Bridge to enslave the tap to. */
   bridge: string;
   mtu?: number;
+  /** The uid that may attach to it without CAP_NET_ADMIN (a container's unprivileged QEMU). */
+  owner?: number;
 }
 
 /** Creates the tap (replacing a leftover of the same name), enslaves it and sets it up. */
 export async function ensureTap(ip: Ip, t: TapSpec): Promise<void> {
   await removeTap(ip, t.name);
-  await ip.ip(['tuntap', 'add', 'dev', checkIfName(t.name), 'mode', 'tap']);
+  const owner = t.owner === undefined ? [] : ['user', String(t.owner)];
+  if (t.owner !== undefined && !(Number.isInteger(t.owner) && t.owner >= 0)) throw new Error(`invalid tap owner ${t.owner}`);
+  await ip.ip(['tuntap', 'add', 'dev', checkIfName(t.name), 'mode', 'tap', ...owner]);
   await ip.setLink(t.name, { master: t.bridge, mtu: t.mtu, up: true });
 }
 

@@ -2,11 +2,12 @@
 // guest hangs without output (nested virtualisation without the right support) — so the only
 // trustworthy check is a bounded test boot: the test guest under -accel kvm must print its init
 // line within the time limit, else VMs run under TCG. The answer is cached under the data dir
-// with the host kernel it was found on, so node agents do not re-probe on every start.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// and host-wide under /run (until reboot) with the host kernel it was found on, so node agents do
+// not re-probe on every start, and only one agent of a host probes at a time.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TEST_GUEST_CMDLINE, testGuest, type TestGuest } from '../test-guest.js';
 import type { Accel } from './qemu-args.js';
 import { QemuError, QemuProcess } from './qemu-process.js';
@@ -32,7 +33,13 @@ export interface ProbeOptions {
   force?: boolean;
   /** Default: the built test guest. */
   guest?: TestGuest;
+  /** Stops a probe in progress (its QEMU is killed; the answer is TCG, not cached). */
+  signal?: AbortSignal;
+  /** The host-wide cache (default /run/cairn/virt-accel-probe.json); its lock sits beside it. */
+  hostCache?: string;
 }
+
+export const HOST_PROBE_CACHE = '/run/cairn/virt-accel-probe.json';
 
 export function probeCachePath(dataDir: string): string {
   return join(dataDir, 'virt', 'accel-probe.json');
@@ -48,7 +55,7 @@ function readCache(path: string): AccelProbe | undefined {
 }
 
 /** Boots the test guest under KVM and watches its serial log for the init line. */
-async function bootUnderKvm(guest: TestGuest, timeoutMs: number): Promise<string | undefined> {
+async function bootUnderKvm(guest: TestGuest, timeoutMs: number, signal?: AbortSignal): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-kvm-probe-'));
   const serialLog = join(dir, 'serial.log');
   let qemu: QemuProcess | undefined;
@@ -65,7 +72,7 @@ async function bootUnderKvm(guest: TestGuest, timeoutMs: number): Promise<string
       },
       { logFile: join(dir, 'qemu.log'), startTimeoutMs: timeoutMs },
     );
-    while (Date.now() - started < timeoutMs && !qemu.exit) {
+    while (Date.now() - started < timeoutMs && !qemu.exit && !signal?.aborted) {
       if (existsSync(serialLog) && readFileSync(serialLog, 'utf8').includes(GUEST_INIT_LINE)) {
         return `kvm guest reached init in ${Date.now() - started} ms`;
       }
@@ -79,20 +86,57 @@ async function bootUnderKvm(guest: TestGuest, timeoutMs: number): Promise<string
 }
 
 /** The accelerator VMs should use here: cached, or found by a bounded KVM test boot. */
+/** Holds the host-wide probe lock while `fn` runs; waits for another holder's answer instead when it is fresh. */
+async function withHostLock<T>(lock: string, staleMs: number, fn: () => Promise<T>, otherAnswer: () => T | undefined): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    if (age > staleMs) rmSync(lock, { force: true });
+    else {
+      await new Promise((r) => setTimeout(r, 250));
+      const a = otherAnswer();
+      if (a !== undefined) return a;
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 export async function probeAccel(opts: ProbeOptions): Promise<AccelProbe> {
   const cachePath = probeCachePath(opts.dataDir);
+  const hostCache = opts.hostCache ?? HOST_PROBE_CACHE;
+  const save = (r: AccelProbe) => {
+    for (const p of [cachePath, hostCache]) {
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, JSON.stringify(r, null, 2) + '\n');
+    }
+    return r;
+  };
   if (!opts.force) {
-    const cached = readCache(cachePath);
-    if (cached) return cached;
+    const cached = readCache(cachePath) ?? readCache(hostCache);
+    if (cached) return save(cached);
   }
   const timeoutMs = opts.timeoutMs ?? 20_000;
+  return withHostLock(`${hostCache}.lock`, timeoutMs + 30_000, async () => probeNow(opts, timeoutMs, save), () => (opts.force ? undefined : readCache(hostCache)));
+}
+
+async function probeNow(opts: ProbeOptions, timeoutMs: number, save: (r: AccelProbe) => AccelProbe): Promise<AccelProbe> {
   let accel: Accel = 'tcg';
   let detail: string;
   if (!existsSync('/dev/kvm')) {
     detail = '/dev/kvm missing';
   } else {
     try {
-      const ok = await bootUnderKvm(opts.guest ?? testGuest(), timeoutMs);
+      const ok = await bootUnderKvm(opts.guest ?? testGuest(), timeoutMs, opts.signal);
       if (ok) accel = 'kvm';
       detail = ok ?? `kvm guest silent for ${Math.round(timeoutMs / 1000)} s`;
     } catch (e) {
@@ -101,7 +145,6 @@ export async function probeAccel(opts: ProbeOptions): Promise<AccelProbe> {
     }
   }
   const result: AccelProbe = { accel, detail, hostKernel: release(), checkedAt: new Date().toISOString() };
-  mkdirSync(join(opts.dataDir, 'virt'), { recursive: true });
-  writeFileSync(cachePath, JSON.stringify(result, null, 2) + '\n');
-  return result;
+  if (opts.signal?.aborted) return { ...result, accel: 'tcg', detail: 'probe interrupted' };
+  return save(result);
 }

@@ -50,6 +50,8 @@ export interface MachineSpec {
   /** Shown in `ps` and QMP (query-name). */
   name: string;
   accel: Accel;
+  /** TCG's translation cache in MiB (QEMU's default grows up to 1 GiB); ignored under KVM. */
+  tcgCacheMiB?: number;
   cpu?: { sockets?: number; cores?: number; threads?: number };
   memoryMiB: number;
   uuid?: string;
@@ -65,6 +67,8 @@ export interface MachineSpec {
   qmp: { socket: string };
   /** A virtio-serial channel for the QEMU guest agent (org.qemu.guest_agent.0). */
   guestAgent?: { socket: string };
+  /** Start with the CPUs stopped (-S; QMP `cont` runs it): KubeVirt's startStrategy Paused. */
+  startPaused?: boolean;
   /** Start paused waiting for `migrate-incoming` (the target of a live migration). */
   incoming?: 'defer';
   pidFile?: string;
@@ -181,7 +185,7 @@ export function qemuArgs(m: MachineSpec): string[] {
   const threads = count('threads', m.cpu?.threads, 8);
   const a = [
     '-name', `guest=${m.name},debug-threads=on`,
-    '-machine', `q35,accel=${m.accel}`,
+    ...(m.accel === 'tcg' && m.tcgCacheMiB !== undefined ? ['-machine', 'q35', '-accel', `tcg,tb-size=${count('TCG cache size', m.tcgCacheMiB, 4096)}`] : ['-machine', `q35,accel=${m.accel}`]),
     '-cpu', m.accel === 'kvm' ? 'host' : 'max',
     '-smp', `${sockets * cores * threads},sockets=${sockets},cores=${cores},threads=${threads}`,
     '-m', `${m.memoryMiB}M`,
@@ -221,6 +225,7 @@ export function qemuArgs(m: MachineSpec): string[] {
     a.push('-chardev', socketChardev('qga0', m.guestAgent.socket));
     a.push('-device', json({ driver: 'virtserialport', bus: 'virtio-serial0.0', chardev: 'qga0', name: 'org.qemu.guest_agent.0' }));
   }
+  if (m.startPaused) a.push('-S');
   if (m.incoming === 'defer') a.push('-incoming', 'defer');
   if (m.pidFile !== undefined) a.push('-pidfile', checkPath('pid file', m.pidFile));
   return a;

@@ -1,0 +1,103 @@
+/**
+ * What VM tests on a `cairn up` cluster share: the offline test guest's disk served over HTTP from
+ * the host's bridge address (every node and pod reaches it), a VirtualMachine booting that disk
+ * through a DataVolume with a cloudInitNoCloud disk, and waiting for its VMI to run.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { testGuest } from '../../src/virt/test-guest.js';
+import type { CairnCluster } from './cairn-cluster.js';
+import { listenOn } from './listen.js';
+import { until } from './until.js';
+
+/** TCG boots are slow on a busy 2-core machine. */
+export const VM_BOOT_MS = 300_000;
+
+export interface GuestDiskServer {
+  /** `http://<bridge>:<port>`; the disk is at `/disk.qcow2`. */
+  base: string;
+  close(): Promise<void>;
+}
+
+export async function serveGuestDisk(cluster: CairnCluster): Promise<GuestDiskServer> {
+  const disk = readFileSync(testGuest().diskQcow2);
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/disk.qcow2') return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-length': disk.length }).end(disk);
+  });
+  const host = `${cluster.underlayPrefix}.1`;
+  const port = await listenOn(server, host);
+  return { base: `http://${host}:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** A VirtualMachine (runStrategy Always) booting the guest disk from a DataVolume, with `userData` on a NoCloud disk. */
+export function guestVmManifest(o: { name: string; base: string; userData: string; labels?: Record<string, string> }): string {
+  const labels = Object.entries(o.labels ?? {}).map(([k, v]) => `\n    ${k}: ${v}`).join('');
+  const tplLabels = Object.entries(o.labels ?? {}).map(([k, v]) => `\n        ${k}: ${v}`).join('');
+  const userData = o.userData.trimEnd().split('\n').map((l) => `            ${l}`).join('\n');
+  return `
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: ${o.name}${labels ? `\n  labels:${labels}` : ''}
+spec:
+  runStrategy: Always
+  dataVolumeTemplates:
+  - metadata:
+      name: ${o.name}-root
+    spec:
+      source:
+        http:
+          url: ${o.base}/disk.qcow2
+      storage:
+        resources:
+          requests:
+            storage: 64Mi
+  template:${tplLabels ? `\n    metadata:\n      labels:${tplLabels}` : ''}
+    spec:
+      domain:
+        cpu:
+          cores: 1
+        memory:
+          guest: 128Mi
+        devices:
+          disks:
+          - name: root
+            disk:
+              bus: virtio
+          - name: cloudinit
+            disk:
+              bus: virtio
+      volumes:
+      - name: root
+        dataVolume:
+          name: ${o.name}-root
+      - name: cloudinit
+        cloudInitNoCloud:
+          userData: |
+${userData}
+`;
+}
+
+export interface VmiJson {
+  metadata: { uid: string; annotations?: Record<string, string> };
+  status?: { phase?: string; nodeName?: string; interfaces?: { ipAddress?: string; mac?: string; name?: string }[]; conditions?: { type: string; status: string; reason?: string }[] };
+}
+
+export async function getVmi(cluster: CairnCluster, ns: string, name: string): Promise<VmiJson | undefined> {
+  const r = await cluster.kubectl(['get', 'vmi', '-n', ns, name, '-o', 'json']);
+  return r.code === 0 ? (JSON.parse(r.stdout) as VmiJson) : undefined;
+}
+
+/** The VMI once Running with its pod IP on the interface (and, given `notUid`, a new one). */
+export function waitVmiRunning(cluster: CairnCluster, ns: string, name: string, notUid?: string): Promise<VmiJson> {
+  return until(
+    `VMI ${name} Running`,
+    async () => {
+      const v = await getVmi(cluster, ns, name);
+      return v?.status?.phase === 'Running' && v.metadata.uid !== notUid && v.status.interfaces?.[0]?.ipAddress ? v : undefined;
+    },
+    VM_BOOT_MS,
+    1000,
+  );
+}
