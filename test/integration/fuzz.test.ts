@@ -645,8 +645,16 @@ function describeRequest(i: number, req: FuzzRequest): string {
  */
 const UPSTREAM_PLAIN_ERRORS = [/^expected a .+, but received a /, /^failed to create typed patch object/, /^unable to find api field/, /^unexpected patch strategy/, /^unknown patch type: /, /^invalid value for (\$setElementOrder|\$retainKeys)/, /^list element types are not identical/];
 let upstreamPlain500s = 0;
+function parseYaml(text: string): RawResponse['json'] {
+  try {
+    return YAML.parse(text) as RawResponse['json'];
+  } catch {
+    return undefined;
+  }
+}
 function upstreamPlainError(res: RawResponse): boolean {
-  const s = res.json;
+  // The Status comes in the format the request accepted: YAML too.
+  const s = res.json ?? (/yaml/.test(String(res.headers['content-type'] ?? '')) ? parseYaml(res.text) : undefined);
   const ok = res.status === 500 && s?.kind === 'Status' && s.reason === '' && typeof s.message === 'string' && UPSTREAM_PLAIN_ERRORS.some((re) => re.test(s.message));
   if (ok) upstreamPlain500s++;
   return ok;

@@ -286,7 +286,7 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     r = await cairn('frobnicate', 'clivm');
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /cairn vm wants one of start, stop, restart, migrate, pause, unpause, console, vnc, image-upload, not "frobnicate"/);
+    assert.match(r.stderr, /cairn vm wants one of start, stop, restart, migrate, pause, unpause, console, vnc, image-upload, import, not "frobnicate"/);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { teardownCluster } from '../../src/net/lab.js';
@@ -71,8 +71,8 @@ export async function upCluster(opts: { nodes?: number; label?: string; /** More
   const underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
   // Outside the Service network 10.96.0.0/12 (cairn up refuses an overlap).
   const clusterCidr = `10.${rand(112, 250)}.0.0/16`;
-  const apiPort = rand(20000, 40000);
-  const agentBase = rand(40000, 60000);
+  let apiPort = rand(20000, 40000);
+  let agentBase = rand(40000, 60000);
   const kubeconfig = join(dir, 'kubeconfig');
   const cairn = (...args: string[]) => run(process.execPath, [CAIRN, ...args]);
   const kubectl = (args: string[], o: { input?: string; timeoutMs?: number } = {}) =>
@@ -107,26 +107,37 @@ export async function upCluster(opts: { nodes?: number; label?: string; /** More
       assert.equal(r.code, 0, `cairn down failed (the cluster's data dir ${dir} is kept: run cairn down --data-dir ${dir} --purge):\n${r.stdout}${r.stderr}`);
     },
   };
-  const r = await cairn(
-    'up',
-    '--nodes',
-    String(nodes),
-    '--data-dir',
-    dir,
-    '--name',
-    name,
-    '--api-port',
-    String(apiPort),
-    '--agent-base-port',
-    String(agentBase),
-    '--underlay-cidr',
-    `${underlayPrefix}.0/24`,
-    '--cluster-cidr',
-    clusterCidr,
-    '--timeout',
-    '150',
-    ...(opts.upArgs ?? []),
-  );
+  const upOnce = () =>
+    cairn(
+      'up',
+      '--nodes',
+      String(nodes),
+      '--data-dir',
+      dir,
+      '--name',
+      name,
+      '--api-port',
+      String(apiPort),
+      '--agent-base-port',
+      String(agentBase),
+      '--underlay-cidr',
+      `${underlayPrefix}.0/24`,
+      '--cluster-cidr',
+      clusterCidr,
+      '--timeout',
+      '150',
+      ...(opts.upArgs ?? []),
+    );
+  // Random ports can meet one the kernel has just handed to an outbound connection: try others.
+  let r = await upOnce();
+  for (let i = 0; i < 3 && r.code !== 0 && /is in use on 127\.0\.0\.1/.test(r.stderr); i++) {
+    // What the failed attempt started goes first; the next one starts clean.
+    await cairn('down', '--data-dir', dir, '--purge');
+    await mkdir(dir, { recursive: true });
+    apiPort = rand(20000, 40000);
+    agentBase = rand(40000, 60000);
+    r = await upOnce();
+  }
   if (r.code !== 0) {
     await cluster.down().catch(() => undefined);
     assert.fail(`cairn up failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
