@@ -7,7 +7,7 @@
  * the pod IP reaches the guest); `cairn vm stop` shuts the guest down through ACPI and `cairn vm
  * start` brings it back with the same MAC and the disk's data. A VMI from a containerDisk image
  * (the guest's disk under /disk, imported with `cairn image import`) boots too; a bad one gets an
- * event naming the problem.
+ * event naming the problem; a configMap disk is an ISO of its keys.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -84,11 +84,17 @@ spec:
       - name: containerdisk
         disk:
           bus: virtio
+      - name: settings
+        disk:
+          bus: virtio
   volumes:
   - name: containerdisk
     containerDisk:
       image: ${image}
       imagePullPolicy: IfNotPresent
+  - name: settings
+    configMap:
+      name: settings
 `;
 
 describe('virtual machines', { timeout: 1_200_000 }, () => {
@@ -174,8 +180,14 @@ describe('virtual machines', { timeout: 1_200_000 }, () => {
   });
 
   it('a VMI boots from a containerDisk image; an image with no disk gets an event naming the problem', async () => {
+    await cluster.ok(['create', 'configmap', 'settings', '-n', NS, '--from-literal=mode=blue']);
     await cluster.ok(['apply', '-n', NS, '-f', '-'], { input: vmiManifest('cd', CONTAINER_DISK) + '---' + vmiManifest('nodisk', cluster.busybox) });
     const v = await waitRunning('cd');
+    // The configMap disk: an ISO (volume id cfgdata) holding the key, made from the pod's configMap volume.
+    const qemu = execFileSync('pgrep', ['-f', `guest=${NS}_cd,`], { encoding: 'utf8' }).trim().split('\n')[0]!;
+    const iso = `/proc/${qemu}/root/var/run/kubevirt-private/iso/settings.iso`;
+    assert.match(execFileSync('isoinfo', ['-d', '-i', iso], { encoding: 'utf8' }), /Volume id: cfgdata/);
+    assert.match(execFileSync('isoinfo', ['-R', '-f', '-i', iso], { encoding: 'utf8' }), /^\/mode$/m);
     assert.match(await fetchFromClient(`http://${v.status!.interfaces![0]!.ipAddress}/guest.txt`), /^hostname=.*\n.*\nseed=/m, "the guest booted from the containerDisk serves its page");
     await until(
       'a SyncFailed event for the image without /disk',

@@ -68,6 +68,23 @@ test('containerDisk: copied out of its image into the ephemeral dir', () => {
   assert.equal(p.machine.disks![0]!.path, '/var/run/kubevirt-ephemeral-disks/container-disks/root.img');
 });
 
+test('configMap, secret and serviceAccount volumes become ISOs of the mounted files (volume label or cfgdata)', () => {
+  const spec = {
+    domain: { memory: { guest: '64Mi' }, devices: { disks: [{ name: 'cfg' }, { name: 'sec', cdrom: {} }, { name: 'sa' }] } },
+    volumes: [{ name: 'cfg', configMap: { name: 'app-config', volumeLabel: 'APPCFG' } }, { name: 'sec', secret: { secretName: 'creds' } }, { name: 'sa', serviceAccount: { serviceAccountName: 'default' } }],
+  };
+  const p = launchPlan(vmi(spec), pod, 'tcg');
+  assert.deepEqual(
+    p.configIsos.map((c) => [c.volume, c.sourceDir, c.label, c.path]),
+    [
+      ['cfg', '/var/run/kubevirt-private/config-map-disks/cfg', 'APPCFG', '/var/run/kubevirt-private/iso/cfg.iso'],
+      ['sec', '/var/run/kubevirt-private/secret-disks/sec', 'cfgdata', '/var/run/kubevirt-private/iso/sec.iso'],
+      ['sa', '/var/run/kubevirt-private/service-account-disks/sa', 'cfgdata', '/var/run/kubevirt-private/iso/sa.iso'],
+    ],
+  );
+  assert.deepEqual(p.machine.disks!.map((d) => [d.kind, d.readOnly]), [['disk', true], ['cdrom', true], ['disk', true]]);
+});
+
 test('machine: topology, memory, uuid from the VMI, sockets in the private dir, start paused on request', () => {
   const m = launchPlan(vmi({ startStrategy: 'Paused' }), pod, 'kvm').machine;
   assert.equal(m.accel, 'kvm');

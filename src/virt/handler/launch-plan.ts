@@ -10,7 +10,7 @@ import { cpuTopology, guestMemoryBytes } from '../launcher/vmi-guest.js';
 import type { Pod } from '../../agent/pods/api-types.js';
 import { TCG_CACHE_OVERHEAD_BYTES } from '../controllers/vmi-resources.js';
 import type { Accel, DiskSpec, MachineSpec, NicSpec } from '../qemu/qemu-args.js';
-import { blockDevicePath, COMPUTE_CONTAINER, containerDiskPath, DISK_IMAGE, diskVolumeDir, emptyDiskPath, FILES, isoPath, PRIVATE_DIR } from '../launcher/layout.js';
+import { blockDevicePath, COMPUTE_CONTAINER, configVolumeDir, containerDiskPath, DISK_IMAGE, diskVolumeDir, emptyDiskPath, FILES, isoPath, PRIVATE_DIR } from '../launcher/layout.js';
 import type { CloudInitSource, Vmi, VmiDisk, VmiInterface, VmiVolume } from '../launcher/vmi-types.js';
 
 export class LaunchPlanError extends Error {
@@ -28,6 +28,16 @@ export interface CloudInitIso {
   kind: 'noCloud' | 'configDrive';
   source: CloudInitSource;
   /** Container path. */
+  path: string;
+}
+
+/** A configMap, secret or serviceAccount volume (mounted in the pod) made into an ISO, as KubeVirt's config disks. */
+export interface ConfigIso {
+  volume: string;
+  /** Container path of the mounted volume; its top-level files go into the ISO. */
+  sourceDir: string;
+  /** The ISO's volume id: the volume's volumeLabel, else KubeVirt's `cfgdata`. */
+  label: string;
   path: string;
 }
 
@@ -61,6 +71,7 @@ export interface MasqueradeNic {
 export interface LaunchPlan {
   machine: MachineSpec;
   cloudInit: CloudInitIso[];
+  configIsos: ConfigIso[];
   emptyDisks: EmptyDisk[];
   containerDisks: ContainerDisk[];
   /** The pod-network interface (masquerade), when the VMI has one. */
@@ -98,7 +109,7 @@ function blockVolumes(pod: Pod): Set<string> {
   return new Set((c?.volumeDevices ?? []).map((d) => d.name));
 }
 
-function diskSpec(vmi: Vmi, pod: Pod, disk: VmiDisk, i: number, plan: Pick<LaunchPlan, 'cloudInit' | 'emptyDisks' | 'containerDisks'>): DiskSpec {
+function diskSpec(vmi: Vmi, pod: Pod, disk: VmiDisk, i: number, plan: Pick<LaunchPlan, 'cloudInit' | 'configIsos' | 'emptyDisks' | 'containerDisks'>): DiskSpec {
   const field = `spec.domain.devices.disks[${i}]`;
   const vol = volumeOf(vmi, disk, i);
   if (disk.lun) throw new LaunchPlanError(`${field}.lun`, 'LUN disks are not supported');
@@ -132,6 +143,11 @@ function diskSpec(vmi: Vmi, pod: Pod, disk: VmiDisk, i: number, plan: Pick<Launc
     // raw until the copy is inspected (the handler sets the real format).
     return { ...base, path: containerDiskPath(vol.name), format: 'raw', readOnly: ro };
   }
+  const config = vol.configMap ? (['config-map', vol.configMap.volumeLabel] as const) : vol.secret ? (['secret', vol.secret.volumeLabel] as const) : vol.serviceAccount ? (['service-account', undefined] as const) : undefined;
+  if (config) {
+    plan.configIsos.push({ volume: vol.name, sourceDir: configVolumeDir(config[0], vol.name), label: config[1] || 'cfgdata', path: isoPath(vol.name) });
+    return { ...base, path: isoPath(vol.name), format: 'raw', readOnly: true };
+  }
   const ci = vol.cloudInitNoCloud ? ('noCloud' as const) : vol.cloudInitConfigDrive ? ('configDrive' as const) : undefined;
   if (ci) {
     plan.cloudInit.push({ volume: vol.name, kind: ci, source: (vol.cloudInitNoCloud ?? vol.cloudInitConfigDrive)!, path: isoPath(vol.name) });
@@ -154,7 +170,7 @@ function podNic(vmi: Vmi): MasqueradeNic | undefined {
 }
 
 export function launchPlan(vmi: Vmi, pod: Pod, accel: Accel): LaunchPlan {
-  const plan: LaunchPlan = { cloudInit: [], emptyDisks: [], containerDisks: [], machine: undefined as unknown as MachineSpec };
+  const plan: LaunchPlan = { cloudInit: [], configIsos: [], emptyDisks: [], containerDisks: [], machine: undefined as unknown as MachineSpec };
   const disks = (vmi.spec.domain.devices.disks ?? []).map((d, i) => diskSpec(vmi, pod, d, i, plan));
   const nic = podNic(vmi);
   (vmi.spec.domain.devices.interfaces ?? []).forEach((iface, i) => {

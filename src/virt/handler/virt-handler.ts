@@ -23,6 +23,7 @@ import type { NodeAddon, NodeAddonContext } from '../../agent/node-addon.js';
 import { PVCS } from '../../storage/api.js';
 import type { KubeObject } from '../../util/object.js';
 import { resolveCloudInitData } from '../cloud-init/cloud-init-data.js';
+import { IsoInvalidError, makeIso } from '../cloud-init/genisoimage.js';
 import { writeConfigDriveIso, writeNoCloudIso } from '../cloud-init/seed-iso.js';
 import { createQcow2, imageInfo, QemuImgError } from '../cdi/qemu-img.js';
 import { VMIS } from '../controllers/vm-api.js';
@@ -248,6 +249,23 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
       // KubeVirt's instance id and hostname for the seed.
       const id = { instanceId: `${vmi.metadata.name}.${vmi.metadata.namespace}`, hostname: vmi.spec.hostname ?? vmi.metadata.name! };
       await (ci.kind === 'noCloud' ? writeNoCloudIso : writeConfigDriveIso)(inRoot(ci.path), id, data);
+    }
+    for (const c of plan.configIsos) {
+      // The kubelet's atomic-writer layout: the keys are links into `..data`; its internals stay out.
+      const names = (await readdir(inRoot(c.sourceDir))).filter((n) => !n.startsWith('..'));
+      const files: Record<string, Buffer> = {};
+      for (const n of names) {
+        const p = resolveInRoot(root, `${c.sourceDir}/${n}`);
+        if ((await lstat(p)).isFile()) files[n] = await readFile(p);
+      }
+      await mkdir(dirname(inRoot(c.path)), { recursive: true });
+      try {
+        await makeIso(inRoot(c.path), c.label, files);
+      } catch (e) {
+        if (!(e instanceof IsoInvalidError)) throw e;
+        this.d.ctx.recorder.event(vmi, 'Warning', 'SyncFailed', `volume ${c.volume}: ${e.message}`);
+        return false;
+      }
     }
     for (const d of plan.emptyDisks) if (!(await exists(inRoot(d.path)))) await createQcow2(inRoot(d.path), d.capacityBytes);
     for (const cd of plan.containerDisks) {
