@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, openSync, readSync, closeSync, readdirSync, mkdirSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync, mkdirSync, truncateSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { mountTmpfs, unmount } from '../../src/agent/mount.js';
 import { attachLoopDevice, detachLoopDevice } from '../../src/storage/losetup.js';
 import { ImageSourceError, openHttpSource } from '../../src/virt/cdi/image-source.js';
 import { DISK_IMAGE, ImportError, type ImportProgress, importImage } from '../../src/virt/cdi/importer.js';
+import { readHead } from '../support/file-head.js';
 
 const MI = 1024 * 1024;
 let dir: string;
@@ -28,16 +29,6 @@ function qemuImg(...args: string[]) {
   execFileSync('qemu-img', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function readHead(path: string, n: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    readSync(fd, b, 0, n, 0);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** A mounted tmpfs of `mib` MiB standing for a Filesystem volume. */
 async function volume(name: string, mib: number): Promise<string> {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { DISK_IMAGE } from '../../src/virt/cdi/importer.js';
 import { UPLOAD_PORT, UPLOAD_TOKEN_ENV } from '../../src/virt/cdi/upload-api.js';
 import { uploadPod, uploadTokenSecret } from '../../src/virt/cdi/upload-pod.js';
 import { createUploadServer, type UploadServer } from '../../src/virt/cdi/upload-server.js';
+import { readHead } from '../support/file-head.js';
 
 const MI = 1024 * 1024;
 const TOKEN = 'sekrit-token';
@@ -27,16 +28,6 @@ let up: UploadServer;
 let base: string;
 const images = new Map<string, Buffer>();
 
-function head(path: string, n: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    readSync(fd, b, 0, n, 0);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function post(body: Buffer, o: { token?: string; path?: string; method?: string } = {}): Promise<{ status: number; text: string }> {
   const res = await fetch(`${base}${o.path ?? '/v1beta1/upload'}`, {
@@ -89,7 +80,7 @@ describe('upload server', () => {
     const result = await up.done;
     assert.equal(result.format, 'qcow2');
     assert.equal(result.imageSizeBytes, 8 * MI);
-    assert.ok(head(join(volume, DISK_IMAGE), data.length).equals(data));
+    assert.ok(readHead(join(volume, DISK_IMAGE), data.length).equals(data));
 
     const again = await post(images.get('qcow2')!);
     assert.equal(again.status, 409);
