@@ -68,9 +68,9 @@ export async function upCluster(opts: { nodes?: number; label?: string; /** More
   const name = runClusterName();
   const dir = await mkdtemp(join(tmpdir(), `cairn-${opts.label ?? 'cluster'}-${name}-`));
   const cacheDir = join(dir, 'kubectl-cache');
-  const underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
+  let underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
   // Outside the Service network 10.96.0.0/12 (cairn up refuses an overlap).
-  const clusterCidr = `10.${rand(112, 250)}.0.0/16`;
+  let clusterCidr = `10.${rand(112, 250)}.0.0/16`;
   let apiPort = rand(20000, 40000);
   let agentBase = rand(40000, 60000);
   const kubeconfig = join(dir, 'kubeconfig');
@@ -128,14 +128,17 @@ export async function upCluster(opts: { nodes?: number; label?: string; /** More
       '150',
       ...(opts.upArgs ?? []),
     );
-  // Random ports can meet one the kernel has just handed to an outbound connection: try others.
+  // Random choices can meet a port the kernel has just handed to an outbound connection, or the
+  // networks of a cluster another test runs at the same time: try others.
   let r = await upOnce();
-  for (let i = 0; i < 3 && r.code !== 0 && /is in use on 127\.0\.0\.1/.test(r.stderr); i++) {
+  for (let i = 0; i < 3 && r.code !== 0 && /is in use on 127\.0\.0\.1|overlaps the host's route/.test(r.stderr); i++) {
     // What the failed attempt started goes first; the next one starts clean.
     await cairn('down', '--data-dir', dir, '--purge');
     await mkdir(dir, { recursive: true });
     apiPort = rand(20000, 40000);
     agentBase = rand(40000, 60000);
+    cluster.underlayPrefix = underlayPrefix = `172.${rand(22, 31)}.${rand(0, 256)}`;
+    cluster.clusterCidr = clusterCidr = `10.${rand(112, 250)}.0.0/16`;
     r = await upOnce();
   }
   if (r.code !== 0) {
