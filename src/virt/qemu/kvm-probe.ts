@@ -70,7 +70,7 @@ async function bootUnderKvm(guest: TestGuest, timeoutMs: number, signal?: AbortS
         serial: { socket: join(dir, 'serial.sock'), logFile: serialLog },
         qmp: { socket: join(dir, 'qmp.sock') },
       },
-      { logFile: join(dir, 'qemu.log'), startTimeoutMs: timeoutMs },
+      { logFile: join(dir, 'qemu.log'), startTimeoutMs: timeoutMs, dieWithParent: true },
     );
     while (Date.now() - started < timeoutMs && !qemu.exit && !signal?.aborted) {
       if (existsSync(serialLog) && readFileSync(serialLog, 'utf8').includes(GUEST_INIT_LINE)) {

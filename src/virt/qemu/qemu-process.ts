@@ -37,6 +37,11 @@ export interface QemuStartOptions {
   /** How long to wait for the QMP socket (default 30 s: TCG start-up on a loaded machine). */
   startTimeoutMs?: number;
   binary?: string;
+  /**
+   * Kill QEMU when this process dies (util-linux `setpriv --pdeathsig`): for throw-away machines
+   * like the KVM probe, which must not outlive an agent killed mid-probe.
+   */
+  dieWithParent?: boolean;
 }
 
 /** The last few lines of a log file (QEMU's error message is at its end). */
@@ -85,7 +90,8 @@ export class QemuProcess {
   static async start(spec: MachineSpec, opts: QemuStartOptions): Promise<QemuProcess> {
     const args = qemuArgs(spec);
     const binary = opts.binary ?? QEMU_BINARY;
-    const [cmd, argv] = opts.netns === undefined ? [binary, args] : netnsDaemonCommand(opts.netns, [binary, ...args]);
+    const qemu = opts.dieWithParent ? ['setpriv', '--pdeathsig', 'KILL', '--', binary, ...args] : [binary, ...args];
+    const [cmd, argv] = opts.netns === undefined ? [qemu[0]!, qemu.slice(1)] : netnsDaemonCommand(opts.netns, qemu);
     let logStart = 0;
     try {
       logStart = statSync(opts.logFile).size;
