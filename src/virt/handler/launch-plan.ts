@@ -157,7 +157,8 @@ function diskSpec(vmi: Vmi, pod: Pod, disk: VmiDisk, i: number, plan: Pick<Launc
   throw new LaunchPlanError(`spec.volumes[${vmi.spec.volumes!.indexOf(vol)}].${kind}`, `volume source ${kind} is not supported yet`);
 }
 
-function podNic(vmi: Vmi): MasqueradeNic | undefined {
+/** The pod-network interface (masquerade), when the VMI has one. */
+export function podNic(vmi: Vmi): MasqueradeNic | undefined {
   const ifaces = vmi.spec.domain.devices.interfaces ?? [];
   const podNet = vmi.spec.networks?.find((n) => n.pod);
   if (!podNet) return undefined;

@@ -34,7 +34,7 @@ import { setupMasqueradeDatapath } from '../net/masquerade.js';
 import type { Accel } from '../qemu/qemu-args.js';
 import { qemuArgs } from '../qemu/qemu-args.js';
 import { QEMU_BINARY } from '../qemu/qemu-process.js';
-import { type ContainerDisk, launchPlan, LaunchPlanError, type LaunchPlan } from './launch-plan.js';
+import { type ContainerDisk, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
 import { LauncherSession } from './launcher-session.js';
 import { type LauncherSockets, VirtNodeError, type VirtNodeControl } from './virt-node-control.js';
 import { withNodeStatus } from './vmi-node-status.js';
@@ -335,8 +335,9 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
     if (phase !== 'Scheduled' && phase !== 'Running') return;
     let nic;
     try {
-      nic = launchPlan(vmi, pod, 'tcg').podNic;
+      nic = podNic(vmi);
     } catch {
+      // An interface the launch refused never reaches Running; nothing to report for it.
       nic = undefined;
     }
     const status = withNodeStatus({ vmi, podIP: pod.status?.podIP, nic, session: live.session.state(), unsharedClaims: this.unsharedClaims(vmi), now: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
