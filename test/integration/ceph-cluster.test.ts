@@ -171,20 +171,35 @@ test('data through rados and ceph-fuse; an OSD stopped and brought back', async 
     await rados(s, '-p', 'cairn-rbd', 'put', 'probe2', src);
     assert.equal(await rados(s, '-p', 'cairn-rbd', 'get', 'probe2', '-'), 'degraded object\n');
 
+    // The mon marks an OSD down as soon as it starts shutting down; the process itself may hold
+    // its data directory's lock a little longer, and a restart before it lets go fails for that
+    // reason instead of the one this test makes.
+    await until('osd.1 process to exit', () => !existsSync(`/proc/${osd.pid}`), 30_000, 200);
+
     // An OSD that cannot start: `cairn ceph up` names it and its log.
     const block = join(cluster.dir, 'ceph', 'osd-1', 'block');
+    const osdLog = join(cluster.dir, 'ceph', 'log', 'osd.1.log');
+    const logBefore = (await readFile(osdLog)).length;
+    const osd1Running = async () => (await cephProcesses()).some((p) => /(^|\/)ceph-osd /.test(p.line) && / --id 1 /.test(` ${p.line} `));
     await rename(block, `${block}.away`);
     let failed: ToolResult;
     try {
       failed = await cluster.cairn('ceph', 'up', '--data-dir', cluster.dir, '--timeout', '60');
+      // The OSD it started must be gone before its block comes back, or it would start after all.
+      await until('the failed osd.1 to be gone', async () => !(await osd1Running()), 60_000, 200);
     } finally {
       await rename(`${block}.away`, block);
     }
-    assert.equal(failed.code, 1);
-    const osdLog = join(cluster.dir, 'ceph', 'log', 'osd.1.log');
+    assert.equal(failed.code, 1, failed.stdout);
     assert.match(failed.stderr, new RegExp(`^error: osd\\.1 exited; its log: ${osdLog} \\(last line: `));
-    // The log it names says why (its last line may be read a moment before the daemon's last write).
-    await until('osd.1 log to say why', async () => /osd init failed/.test(await readFile(osdLog, 'utf8')), 10_000, 500);
+    // The log it names says why. Ceph's log thread may not flush its final `osd init failed`
+    // before the process exits; the block device's failed open comes earlier and is always there.
+    const why = /osd init failed|bdev\(\S+ \S+\/osd-1\/block\) open stat got/;
+    await until('osd.1 log to say why', async () => {
+      const text = (await readFile(osdLog)).subarray(logBefore).toString('utf8');
+      if (why.test(text)) return true;
+      throw new Error(`cairn ceph up said ${JSON.stringify(failed.stderr)}; the log since:\n${text.trimEnd().split('\n').slice(-8).join('\n')}`);
+    }, 10_000, 500);
 
     // `cairn ceph up` starts it again and waits until the cluster has recovered.
     const r = await cluster.cairn('ceph', 'up', '--data-dir', cluster.dir);
