@@ -28,6 +28,7 @@ import { VirtHandler } from '../virt/handler/virt-handler.js';
 import { VirtNodeError } from '../virt/handler/virt-node-control.js';
 import type { Accel } from '../virt/qemu/qemu-args.js';
 import { NodeNetwork } from './node-network.js';
+import { PodIpHandoffs } from './pod-ip-handoff.js';
 import { NodeStatusManager } from './node/node-status.js';
 import type { ConfigMapObject, Container, Pod, PodObjectSource, SecretObject } from './pods/api-types.js';
 import { ContainerStarter } from './pods/container-starter.js';
@@ -118,6 +119,8 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
 
   const nodeIp = cfg.nodeNetns ? Ip.ns(cfg.nodeNetns) : Ip.root;
   const podCidr = await nodeStatus.waitForPodCIDR(ac.signal);
+  // Pod IP handoff: `podIpHandoffs.activate(podUid)` routes a migration target's taken-over address here.
+  const podIpHandoffs = new PodIpHandoffs({ client, nodeName: cfg.nodeName, node: nodeIp, nodes: () => nodes.store.list(), pod: (uid) => pods.store.byIndex('uid', uid)[0], logger });
   const nodeNet = new NodeNetwork({
     node: nodeIp,
     nodeName: cfg.nodeName,
@@ -128,6 +131,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     mode: cfg.overlay,
     mtu: cfg.podMtu,
     nodes,
+    handoffs: podIpHandoffs,
     logger,
   });
   const { annotations, mtu } = await nodeNet.setup();
@@ -153,8 +157,9 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     secret: (ns, name) => secrets.store.getByName(name, ns),
     nodeAllocatable: () => nodeStatus.allocatable(),
   };
-  const ipam = await Ipam.open({ dir: join(cfg.dataDir, 'ipam'), subnet: podCidr });
-  const network = new PodNetwork({ node: nodeIp, ipam, mtu, netnsPrefix: cfg.podNetnsPrefix });
+  const ipam = await Ipam.open({ dir: join(cfg.dataDir, 'ipam'), subnet: podCidr, reserved: () => podIpHandoffs.listed() });
+  const network = new PodNetwork({ node: nodeIp, ipam, mtu, netnsPrefix: cfg.podNetnsPrefix, supersededIp: (ip) => podIpHandoffs.handedOff(ip) });
+  podIpHandoffs.attach(network, ipam);
   const sandboxes = new PodSandboxes({
     records,
     network,
@@ -165,6 +170,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     clusterDNS: cfg.clusterDNS,
     clusterDomain: cfg.clusterDomain,
     cgroupPath: (pod) => podCgroupPath(cfg.cgroupRoot, pod),
+    onNetworkRemoved: () => nodeNet.kick(),
   });
   const target = (pod: Pod, c: Container, id: string, podIP: string): ProbeTarget => ({
     podIP,

@@ -7,11 +7,17 @@
  * In the `evpn` mode (`cairn up --fabric`) FRR on the node does the neighbour and FDB part from
  * EVPN routes; the node publishes only its VTEP address (`cairn.io/public-ip`) and keeps one
  * route per other node's podCIDR.
+ *
+ * With pod IP handoff (./pod-ip-handoff.ts) the same reconcile also routes each handed-off
+ * address toward the node holding it, answers ARP on cairn0 for it where needed, and lets the
+ * handoff part sync this node's own routed pods.
  */
 import type { Informer, Logger } from '../client/index.js';
 import type { KubeObject } from '../util/object.js';
 import { EvpnOverlay, Overlay, type OverlayMode, type RemoteNode, type RemotePodNetwork } from '../net/overlay.js';
 import type { Ip } from '../net/ip.js';
+import { handoffRoutes, proxyArpAddresses } from '../net/pod-ip-handoff.js';
+import { handoffTable, type PodIpHandoffs } from './pod-ip-handoff.js';
 
 export const VTEP_MAC_ANNOTATION = 'cairn.io/vtep-mac';
 export const PUBLIC_IP_ANNOTATION = 'cairn.io/public-ip';
@@ -29,6 +35,8 @@ export interface NodeNetworkOptions {
   /** Pod MTU, when not the underlay device's minus the VXLAN overhead. */
   mtu?: number;
   nodes: Informer<KubeObject>;
+  /** Pod IP handoff on this node; without it no handoff route is programmed. */
+  handoffs?: PodIpHandoffs;
   logger: Logger;
 }
 
@@ -64,6 +72,11 @@ export class NodeNetwork {
     clearInterval(this.timer);
   }
 
+  /** A reconcile soon (a pod's network went away). */
+  kick(): void {
+    this.schedule();
+  }
+
   private scheduled = false;
   private schedule(): void {
     if (this.scheduled) return;
@@ -71,8 +84,17 @@ export class NodeNetwork {
     this.pending = this.pending.then(async () => {
       this.scheduled = false;
       try {
-        if (this.overlay instanceof EvpnOverlay) await this.overlay.reconcile(this.remotePodNetworks());
-        else await this.overlay.reconcile(this.remotes());
+        const t = this.o.handoffs ? handoffTable(this.o.nodes.store.list()) : undefined;
+        const routes = t ? handoffRoutes(this.o.nodeName, t.holders) : [];
+        const evpn = this.overlay instanceof EvpnOverlay;
+        if (this.overlay instanceof EvpnOverlay) await this.overlay.reconcile(this.remotePodNetworks(), routes);
+        else await this.overlay.reconcile(this.remotes(), routes);
+        if (t) {
+          // Proxy ARP first: sync makes local pods ask again, and the answer must be there.
+          const held = [...t.holders.values()].filter((h) => h.node === this.o.nodeName).map((h) => h.ip);
+          await this.overlay.reconcileHandoffs({ proxyArp: proxyArpAddresses(this.o.nodeName, this.o.podCidr, t.holders, evpn), localHeld: held });
+          await this.o.handoffs!.sync(t);
+        }
       } catch (e) {
         this.o.logger({ level: 'error', msg: 'overlay reconcile failed', error: (e as Error).message });
       }

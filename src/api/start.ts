@@ -42,6 +42,7 @@ import { serviceAccountAdmission } from './admission/service-account.js';
 import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
 import { pvcResizeAdmission } from './admission/pvc-resize.js';
 import { kubevirtAdmission } from '../virt/api/vmi-admission.js';
+import { podIpHandoffAdmission } from './admission/pod-ip-handoff.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
@@ -149,6 +150,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         defaultStorageClassAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         pvcResizeAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         kubevirtAdmission(),
+        podIpHandoffAdmission(),
       ],
       logger: log,
     });

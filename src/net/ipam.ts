@@ -2,7 +2,8 @@
 // bridge gateway), keyed by an owner id (pod UID or sandbox/container id), persisted as one
 // JSON file per subnet written atomically (temp file, fsync, rename, fsync of the directory).
 // Like CNI host-local it allocates round-robin after the last reserved address, so a released
-// address is not handed out again at once. Calls are serialized within the process.
+// address is not handed out again at once, and never one the `reserved` callback names (pod IP
+// handoff). Calls are serialized within the process.
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +43,11 @@ export interface IpamOptions {
   subnet: string;
   /** Default: the first address after the network address (.1). */
   gateway?: string;
+  /**
+   * Addresses not to hand out although no allocation here holds them: pod IP handoff keeps an
+   * address another node's pod has taken over (listed in a Node annotation) out of reach.
+   */
+  reserved?: () => ReadonlySet<string>;
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,252}$/;
@@ -52,8 +58,10 @@ export class Ipam {
   readonly file: string;
   private state: StateFile;
   private readonly mutex = new Mutex();
+  private readonly reserved: () => ReadonlySet<string>;
 
   private constructor(opts: IpamOptions, subnet: Cidr, gateway: string, state: StateFile) {
+    this.reserved = opts.reserved ?? (() => new Set());
     this.subnet = subnet;
     this.gateway = gateway;
     this.file = stateFile(opts.dir, subnet);
@@ -104,11 +112,12 @@ export class Ipam {
       const count = last - first + 1;
       const gw = ipv4ToInt(this.gateway);
       const start = this.state.lastReserved ? ipv4ToInt(this.state.lastReserved) + 1 : first;
+      const reserved = this.reserved();
       for (let i = 0; i < count; i++) {
         const n = first + ((((start - first + i) % count) + count) % count);
         if (n === gw) continue;
         const ip = intToIpv4(n);
-        if (this.state.allocations[ip]) continue;
+        if (this.state.allocations[ip] || reserved.has(ip)) continue;
         const next: StateFile = {
           ...this.state,
           lastReserved: ip,

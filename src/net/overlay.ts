@@ -16,9 +16,15 @@
 // pods and the gateway (type-2, `advertise-default-gw`) — and installs the other nodes' MACs in
 // the FDB and their gateways in cairn0's neighbour table. The agent writes only one route per
 // remote node: `<remote /24> via <remote .1> dev cairn0 onlink`.
+//
+// Pod IP handoff (./pod-ip-handoff.ts) adds, in both modes, a /32 toward the node holding a
+// handed-off address, routed like that node's /24 (so it beats the /24 of the node the address
+// came from), proxy neighbour entries on cairn0 for the addresses something other than a bridge
+// port now answers for, and no masquerade for outside traffic to the addresses held here.
 import { createHash } from 'node:crypto';
 import { Ip, cidrContains, intToIpv4, parseCidr, checkIpv4, checkMac, checkIfName, type Cidr } from './ip.js';
 import { Nft, nv, rule, withComment, type NftRule } from './nft.js';
+import type { HandoffRoute } from './pod-ip-handoff.js';
 
 export const BRIDGE = 'cairn0';
 export const VXLAN_DEV = 'cairn.1';
@@ -89,6 +95,10 @@ export class Overlay {
   readonly vtepMAC: string;
   readonly bridgeMAC: string;
   private underlayMtu?: number;
+  /** The handed-off addresses held here that the masquerade chain was last synced with. */
+  private masqueradeExempt: readonly string[] = [];
+  /** The last sync found and left no proxy neighbour entry (the usual case: nothing to list). */
+  private noProxyNeighs = false;
 
   constructor(readonly cfg: OverlayConfig) {
     this.node = cfg.node;
@@ -154,16 +164,42 @@ export class Overlay {
     return { name, podCidr: `${this.podCidr.network}/${this.podCidr.prefix}`, underlayIP: this.cfg.underlayIP, vtepMAC: this.vtepMAC };
   }
 
-  /** flannel's rules, in nft. */
-  masqueradeRules(): NftRule[] {
+  /**
+   * flannel's rules, in nft. Addresses handed off to pods of this node are local pods too: an
+   * open connection from outside, which reached the source node untranslated, must go on
+   * untranslated when it arrives here.
+   */
+  masqueradeRules(localHandoffs: readonly string[] = this.masqueradeExempt): NftRule[] {
     const cluster = nv.cidr(`${this.clusterCidr.network}/${this.clusterCidr.prefix}`);
     const own = nv.cidr(`${this.podCidr.network}/${this.podCidr.prefix}`);
     return [
       withComment(rule`ip saddr ${cluster} ip daddr ${cluster} return`, 'pod to pod: no NAT'),
       withComment(rule`ip saddr ${cluster} ip daddr != ${nv.cidr('224.0.0.0/4')} masquerade fully-random`, 'pod to outside'),
       withComment(rule`ip saddr != ${cluster} ip daddr ${own} return`, 'outside to local pods: no NAT'),
+      ...localHandoffs.map((ip) => withComment(rule`ip saddr != ${cluster} ip daddr ${nv.ip(ip)} return`, 'outside to a pod IP handed off here: no NAT')),
       withComment(rule`ip saddr != ${cluster} ip daddr ${cluster} masquerade fully-random`, 'outside to remote pods'),
     ];
+  }
+
+  /**
+   * The node-local half of pod IP handoff: proxy neighbour entries on cairn0 exactly `proxyArp`,
+   * answered at once (no proxy_delay: the first packet of a moved connection must not wait), and
+   * the masquerade exemptions for `localHeld`. Idempotent.
+   */
+  async reconcileHandoffs(o: { proxyArp: readonly string[]; localHeld: readonly string[] }): Promise<void> {
+    const n = this.node;
+    if (o.proxyArp.length || !this.noProxyNeighs) {
+      const have = await listProxyNeighs(n, BRIDGE);
+      if (o.proxyArp.length) await n.sysctl(`net.ipv4.neigh.${BRIDGE}.proxy_delay`, 0);
+      for (const ip of o.proxyArp) if (!have.includes(ip)) await n.ip(['neigh', 'replace', 'proxy', checkIpv4(ip), 'dev', BRIDGE]);
+      for (const ip of have) if (!o.proxyArp.includes(ip)) await n.ip(['neigh', 'del', 'proxy', checkIpv4(ip), 'dev', BRIDGE]);
+      this.noProxyNeighs = !o.proxyArp.length;
+    }
+    const exempt = [...o.localHeld].sort();
+    if (this.cfg.masquerade !== false && exempt.join() !== this.masqueradeExempt.join()) {
+      await this.nft().syncChain({ name: MASQ_CHAIN, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' } }, this.masqueradeRules(exempt));
+      this.masqueradeExempt = exempt;
+    }
   }
 
   nft(): Nft {
@@ -173,9 +209,10 @@ export class Overlay {
   /**
    * Makes the node's neighbour, FDB and route entries on cairn.1 match `remotes` exactly: adds
    * and updates what is missing or different, removes what belongs to nodes no longer listed.
-   * This node itself may appear in the list (it is skipped).
+   * This node itself may appear in the list (it is skipped). Each handoff /32 goes like its
+   * holder's /24 (none while the holder is not among `remotes`).
    */
-  async reconcile(remotes: RemoteNode[]): Promise<ReconcileResult> {
+  async reconcile(remotes: RemoteNode[], handoffs: readonly HandoffRoute[] = []): Promise<ReconcileResult> {
     const n = this.node;
     const want = new Map<string, { dst: string; gw: string; mac: string; underlay: string }>();
     const macs = new Map<string, string>();
@@ -189,6 +226,11 @@ export class Overlay {
       if (other !== undefined && other !== r.underlayIP) throw new Error(`VTEP MAC ${mac} is claimed by ${other} and ${r.underlayIP}`);
       macs.set(mac, r.underlayIP);
       want.set(dst, { dst, gw: c.network, mac, underlay: r.underlayIP });
+    }
+    for (const h of handoffs) {
+      const holder = want.get(normalCidr(h.holderPodCidr));
+      // `ip route` shows a /32 as the bare address.
+      if (holder) want.set(h.ip, { ...holder, dst: checkIpv4(h.ip) });
     }
     const result: ReconcileResult = { programmed: [], removedRoutes: [], removedNeighs: [], removedFdb: [] };
 
@@ -281,13 +323,17 @@ export class EvpnOverlay extends Overlay {
    * `<remote /24> via <its gateway .1> onlink`, whose neighbour entry zebra installs from the
    * remote node's advertise-default-gw route (or ARP finds over the flood list).
    */
-  override async reconcile(remotes: readonly RemotePodNetwork[]): Promise<ReconcileResult> {
+  override async reconcile(remotes: readonly RemotePodNetwork[], handoffs: readonly HandoffRoute[] = []): Promise<ReconcileResult> {
     const n = this.node;
     const want = new Map<string, string>();
     for (const r of remotes) {
       const c = parseCidr(r.podCidr, true);
       if (c.network === this.podCidr.network) continue;
       want.set(`${c.network}/${c.prefix}`, intToIpv4(c.base + 1));
+    }
+    for (const h of handoffs) {
+      const gw = want.get(normalCidr(h.holderPodCidr));
+      if (gw) want.set(checkIpv4(h.ip), gw);
     }
     const result: ReconcileResult = { programmed: [], removedRoutes: [], removedNeighs: [], removedFdb: [] };
     const routes = (await n.routes({ dev: BRIDGE })).filter((r) => r.gateway);
@@ -302,4 +348,16 @@ export class EvpnOverlay extends Overlay {
     }
     return result;
   }
+}
+
+function normalCidr(text: string): string {
+  const c = parseCidr(text, true);
+  return `${c.network}/${c.prefix}`;
+}
+
+/** The proxy neighbour entries (`ip neigh show proxy`) on dev. */
+async function listProxyNeighs(n: Ip, dev: string): Promise<string[]> {
+  const out = await n.ip(['-j', 'neigh', 'show', 'proxy', 'dev', checkIfName(dev)]);
+  const rows = JSON.parse(out.trim() || '[]') as { dst?: string }[];
+  return rows.flatMap((r) => (r.dst ? [r.dst] : []));
 }

@@ -4,10 +4,18 @@
 // from the node's IPAM and a default route via the bridge gateway; the node's pod MTU.
 // Every name is derived from the sandbox id, so teardown after an agent restart removes exactly
 // what setup made, with no other state than the IPAM file.
+//
+// A pod taking over another node's pod address (pod IP handoff, ./pod-ip-handoff.ts) is ROUTED
+// instead, as Calico's pods: its host veth is no bridge port, eth0 holds <ip>/32 with a default
+// route via the link-local ROUTED_POD_GATEWAY, which a permanent neighbour entry resolves to the
+// host veth. It shares no L2 with anything, so it answers nobody's ARP for the address while the
+// source pod still owns it; its host veth stays down and the node routes the address to it only
+// once the handoff is active.
 import { createHash } from 'node:crypto';
-import { Ip, NotFoundError, netns as netnsOps, checkNetnsName, intToIpv4, ipv4ToInt } from './ip.js';
+import { Ip, NotFoundError, netns as netnsOps, checkIpv4, checkNetnsName, intToIpv4, ipv4ToInt } from './ip.js';
 import type { Ipam } from './ipam.js';
-import { BRIDGE } from './overlay.js';
+import { BRIDGE, derivedMac } from './overlay.js';
+import { ROUTED_POD_GATEWAY } from './pod-ip-handoff.js';
 
 export const POD_IFNAME = 'eth0';
 const HOST_VETH = /^cairn[0-9a-f]{10}$/;
@@ -22,6 +30,16 @@ export interface PodNetworkOptions {
   netnsPrefix: string;
   /** Default cairn0. */
   bridge?: string;
+  /**
+   * True for an address a routed pod has taken over (pod IP handoff): the bridged pod
+   * that had it keeps its host veth down, so it no longer answers for it on the bridge.
+   */
+  supersededIp?: (ip: string) => boolean;
+}
+
+export interface PodNetworkSetupOptions {
+  /** Take over this address (a routed pod) instead of allocating one from the node's IPAM. */
+  handoffIP?: string;
 }
 
 export interface PodSandboxRef {
@@ -85,14 +103,18 @@ export class PodNetwork {
    * Makes the sandbox's network as described above. Idempotent: a second call returns the same
    * status. On failure, what this call made is removed again and the error rethrown.
    */
-  async setup(ref: PodSandboxRef, meta?: Record<string, string>): Promise<PodNetworkStatus> {
+  async setup(ref: PodSandboxRef, meta?: Record<string, string>, opts: PodNetworkSetupOptions = {}): Promise<PodNetworkStatus> {
     const { ns, owned, hostVeth } = this.resolve(ref);
     const { ipam, mtu } = this.opts;
     const existing = ipam.get(ref.id);
     for (const a of ipam.list()) {
       if (a.id !== ref.id && a.meta?.['netns'] === ns) throw new Error(`network namespace ${ns} belongs to sandbox ${a.id}, not ${ref.id}`);
     }
-    const ip = await ipam.allocate(ref.id, { ...meta, netns: ns });
+    const routed = opts.handoffIP !== undefined;
+    if (routed && existing) throw new Error(`sandbox ${ref.id} already has ${existing.ip} from this node's IPAM; it cannot take over ${opts.handoffIP}`);
+    const ip = routed ? checkIpv4(opts.handoffIP!) : await ipam.allocate(ref.id, { ...meta, netns: ns });
+    // A routed pod's MAC is its own: podMac(ip) is the source pod's, still live elsewhere.
+    const mac = routed ? derivedMac(`cairn-routed-pod/${ref.id}`) : podMac(ip);
     let createdNs = false;
     let createdVeth = false;
     try {
@@ -109,10 +131,11 @@ export class PodNetwork {
       if (!whole) {
         if (hostEnd) await this.node.removeLink(hostVeth);
         if (podEnd) await pod.removeLink(POD_IFNAME);
-        await this.node.addVeth(hostVeth, { name: POD_IFNAME, netns: ns, mtu, address: podMac(ip) }, { mtu });
+        await this.node.addVeth(hostVeth, { name: POD_IFNAME, netns: ns, mtu, address: mac }, { mtu });
         createdVeth = true;
       }
-      await this.node.setLink(hostVeth, { master: this.bridge, up: true });
+      if (routed) return await this.setupRouted(ref.id, ns, hostVeth, ip, mac);
+      await this.node.setLink(hostVeth, { master: this.bridge, up: !this.opts.supersededIp?.(ip) });
       // Hairpin (the CNI bridge plugin's hairpinMode): a pod reaching itself through a Service is
       // DNATed to its own address, and br_netfilter bridges such a frame straight back out of
       // the port it came in on — which a bridge port refuses unless hairpin is on.
@@ -122,7 +145,7 @@ export class PodNetwork {
       for (const a of await pod.ipv4Addrs(POD_IFNAME)) if (a !== want) await pod.delAddr(POD_IFNAME, a);
       await pod.ensureAddr(POD_IFNAME, want);
       await pod.replaceRoute({ dst: 'default', via: ipam.gateway, dev: POD_IFNAME });
-      return { id: ref.id, netns: ns, hostVeth, podIP: ip, prefixLength: ipam.prefixLength, gateway: ipam.gateway, mac: podMac(ip), mtu };
+      return { id: ref.id, netns: ns, hostVeth, podIP: ip, prefixLength: ipam.prefixLength, gateway: ipam.gateway, mac, mtu };
     } catch (e) {
       // Undo only what this call made.
       if (createdVeth) await this.node.removeLink(hostVeth).catch(() => undefined);
@@ -130,6 +153,35 @@ export class PodNetwork {
       if (!existing) await ipam.release(ref.id).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The routed half of setup: the veth pair exists. Its host end is left as it is — down when
+   * new: the pod is cut off, and the node has no route to `ip` through it, until the handoff is
+   * activated (which brings it up and adds the route).
+   */
+  private async setupRouted(id: string, ns: string, hostVeth: string, ip: string, mac: string): Promise<PodNetworkStatus> {
+    const { mtu } = this.opts;
+    const pod = Ip.ns(ns);
+    const host = await this.node.link(hostVeth);
+    if (!host?.address) throw new Error(`host veth ${hostVeth} has no MAC address`);
+    if (host.master) await this.node.setLink(hostVeth, { master: null });
+    await pod.setLink(POD_IFNAME, { mtu, up: true });
+    const want = `${ip}/32`;
+    for (const a of await pod.ipv4Addrs(POD_IFNAME)) if (a !== want) await pod.delAddr(POD_IFNAME, a);
+    await pod.ensureAddr(POD_IFNAME, want);
+    await pod.replaceNeigh({ ip: ROUTED_POD_GATEWAY, lladdr: host.address, dev: POD_IFNAME, permanent: true });
+    await pod.replaceRoute({ dst: 'default', via: ROUTED_POD_GATEWAY, dev: POD_IFNAME, onlink: true });
+    return { id, netns: ns, hostVeth, podIP: ip, prefixLength: 32, gateway: ROUTED_POD_GATEWAY, mac, mtu };
+  }
+
+  /** Brings a sandbox's host veth down (its address is now another node's) or up again. Idempotent; false when it has none. */
+  async setIsolated(id: string, isolated: boolean): Promise<boolean> {
+    const veth = hostVethName(id);
+    const l = await this.node.link(veth);
+    if (!l) return false;
+    if (l.flags.includes('UP') === isolated) await this.node.setLink(veth, { up: !isolated });
+    return true;
   }
 
   /** Removes the sandbox's network (veth, the namespace if setup made it, the address). Idempotent. */

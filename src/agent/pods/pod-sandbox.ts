@@ -18,6 +18,7 @@ import { ContainerNotFoundError, type Runc } from '../runtime/runc.js';
 import { etcHostsContent, podHostnameAndDomain, resolvConfContent } from './etc-files.js';
 import type { Pod } from './api-types.js';
 import type { PodRecords } from './pod-records.js';
+import { handoffIPOf } from '../pod-ip-handoff.js';
 
 export const PAUSE_BINARY = '/bin/busybox';
 
@@ -34,6 +35,8 @@ export interface SandboxOptions {
   clusterDomain: string;
   /** cgroup path for a pod's pause process. */
   cgroupPath: (pod: Pod) => string;
+  /** Told after a pod's network is torn down (pod IP handoff drops its Node entry). */
+  onNetworkRemoved?: (uid: string) => void;
 }
 
 export interface Sandbox {
@@ -73,7 +76,9 @@ export class PodSandboxes {
       if (known && existsSync(known.netnsPath) && Date.now() - known.checkedAt < NETWORK_RECHECK_MS) {
         ({ podIP, netnsPath } = known);
       } else {
-        const net: PodNetworkStatus = await this.opts.network.setup({ id: uid }, { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
+        // A migration target takes over its source pod's address (pod IP handoff).
+        const handoffIP = handoffIPOf(pod);
+        const net: PodNetworkStatus = await this.opts.network.setup({ id: uid }, { pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, { handoffIP });
         podIP = net.podIP;
         netnsPath = this.netnsPathOf(net.netns);
         this.networks.set(uid, { podIP, netnsPath, checkedAt: Date.now() });
@@ -97,6 +102,7 @@ export class PodSandboxes {
     this.networks.delete(uid);
     await this.removePause(uid);
     await this.opts.network.teardown({ id: uid });
+    this.opts.onNetworkRemoved?.(uid);
   }
 
   private async writeFiles(pod: Pod, podIP: string, hostname: string): Promise<Sandbox['files']> {
