@@ -2,7 +2,9 @@
  * The pods/binding and pods/eviction subresources (create only), as upstream's BindingREST and
  * EvictionREST: a core/v1 Binding sets spec.nodeName of an unbound pod (and its PodScheduled
  * condition) in one guaranteed update; a policy/v1 Eviction deletes the pod with the eviction's
- * DeleteOptions (no PodDisruptionBudgets yet, so an eviction is never refused for budget).
+ * DeleteOptions (no PodDisruptionBudgets yet, so an eviction is never refused for budget) once
+ * the eviction admissions let it (the validating webhooks on pods/eviction upstream, such as
+ * KubeVirt's launcher-pod interceptor).
  */
 import type { KindDefinition } from '../kinds/types.js';
 import type { GenericRegistry } from '../registry/generic-registry.js';
@@ -11,6 +13,7 @@ import { type FieldError, fieldErr } from '../registry/field-errors.js';
 import { isPlainObject, type KubeObject } from '../util/object.js';
 import { decodeBody } from './decode.js';
 import { ApiError } from './errors.js';
+import type { ActionHandler } from './action-subresources.js';
 import type { ApiRequest, ApiResponse } from './types.js';
 
 export const POD_CREATE_SUBRESOURCES = new Set(['binding', 'eviction']);
@@ -80,8 +83,17 @@ export async function createPodBinding(registry: GenericRegistry, kind: KindDefi
 
 class BindError extends Error {}
 
+/** An admission step on an eviction of an existing pod: throws the ApiError that refuses it. */
+export type EvictionAdmission = (pod: KubeObject, ctx: WriteContext) => Promise<void>;
+
+/** POST .../pods/NAME/eviction, with these admissions. */
+export const podEvictionHandler =
+  (admissions: EvictionAdmission[]): ActionHandler =>
+  (registry, kind, ns, name, req, ctx) =>
+    createPodEviction(registry, kind, ns, name, req, ctx, admissions);
+
 /** POST .../pods/NAME/eviction */
-export async function createPodEviction(registry: GenericRegistry, kind: KindDefinition, ns: string, name: string, req: ApiRequest, ctx: WriteContext): Promise<ApiResponse> {
+export async function createPodEviction(registry: GenericRegistry, kind: KindDefinition, ns: string, name: string, req: ApiRequest, ctx: WriteContext, admissions: EvictionAdmission[] = []): Promise<ApiResponse> {
   const body = decode(req);
   if (body.kind !== undefined && body.kind !== 'Eviction') throw ApiError.badRequest(`not an Eviction object: kind ${JSON.stringify(body.kind)}`);
   const meta = isPlainObject(body.metadata) ? body.metadata : {};
@@ -90,7 +102,9 @@ export async function createPodEviction(registry: GenericRegistry, kind: KindDef
   const grace = opts.gracePeriodSeconds;
   const pre = isPlainObject(opts.preconditions) ? (opts.preconditions as { uid?: string; resourceVersion?: string }) : undefined;
   // Fails with 404 when the pod is gone, as upstream.
-  await registry.get(kind, ns, name);
+  const pod = await registry.get(kind, ns, name);
+  const dryRun = ctx.dryRun || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+  for (const admit of admissions) await admit(pod, { ...ctx, dryRun });
   await registry.delete(
     kind,
     ns,

@@ -31,7 +31,7 @@ import { createPatchEngine } from './patch-engine.js';
 import { ensurePki, splitHostsForSan, type ClusterPki } from './pki.js';
 import { schemaChecks } from './schema-checks.js';
 import { serviceAccountAuthenticator, tokenRequestHandler, TokenIssuer } from './serviceaccount-tokens.js';
-import { createPodBinding, createPodEviction } from './pod-subresources.js';
+import { createPodBinding, podEvictionHandler } from './pod-subresources.js';
 import type { ApiHandler } from './types.js';
 import { AuditLog, type AuditLevel } from './audit.js';
 import { AccessControl } from './authz/access.js';
@@ -43,6 +43,8 @@ import { defaultStorageClassAdmission } from './admission/default-storage-class.
 import { pvcResizeAdmission } from './admission/pvc-resize.js';
 import { kubevirtAdmission } from '../virt/api/vmi-admission.js';
 import { podIpHandoffAdmission } from './admission/pod-ip-handoff.js';
+import { migrationAdmission } from '../virt/api/vmim-admission.js';
+import { launcherEvictionAdmission } from '../virt/api/vmim-admission-eviction.js';
 import { RbacAuthorizer } from './authz/rbac.js';
 import { reviewResources } from './authz/reviews.js';
 import { EncryptingStore, ensureEncryptionConfig, readEncryptionConfig } from '../store/encryption.js';
@@ -138,7 +140,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
       watch: cfg.watch,
       actions: [
         { resource: '/pods', name: 'binding', kind: 'Binding', handler: createPodBinding },
-        { resource: '/pods', name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', handler: createPodEviction },
+        { resource: '/pods', name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', handler: podEvictionHandler([launcherEvictionAdmission({ registry: () => api.registry, catalog: () => api.catalog })]) },
         { resource: '/serviceaccounts', name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', handler: tokenRequestHandler(tokens, () => api.catalog) },
       ],
       virtual: reviewResources(authz),
@@ -151,6 +153,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         pvcResizeAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         kubevirtAdmission(),
         podIpHandoffAdmission(),
+        migrationAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
       ],
       logger: log,
     });

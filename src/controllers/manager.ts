@@ -37,9 +37,10 @@ import { clusterStorageController } from '../storage/cluster-storage.js';
 import { dataVolumeController } from '../virt/cdi/datavolume-controller.js';
 import { vmController } from '../virt/controllers/vm-controller.js';
 import { vmiController } from '../virt/controllers/vmi-controller.js';
+import { migrationController } from '../virt/controllers/migration-controller.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController, migrationController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

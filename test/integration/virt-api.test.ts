@@ -131,6 +131,8 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
   });
 
   test('a VirtualMachineInstanceMigration prints PHASE and VMI', async () => {
+    // KubeVirt refuses to migrate a VMI that is LiveMigratable=False, as testvmi above is.
+    await ok(['patch', 'vmi', 'testvmi', '-n', NS, '--type=merge', '-p', '{"status":{"conditions":[{"type":"Ready","status":"True"},{"type":"LiveMigratable","status":"True"}]}}']);
     await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: 'mig', namespace: NS }, spec: { vmiName: 'testvmi' } }));
     await ok(['patch', 'vmim', 'mig', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Scheduling"}}']);
     const rows = table(await ok(['get', 'vmim', '-n', NS]));
@@ -251,6 +253,8 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
   test('migrate creates a VirtualMachineInstanceMigration for the running VMI', async () => {
     const vm = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'testvmi', namespace: NS }, spec: { runStrategy: 'Always', template: { spec: { domain: { devices: {} } } } } };
     await ok(['create', '-f', '-'], JSON.stringify(vm));
+    // KubeVirt refuses a second migration of a VMI while one is in flight: end the one above first.
+    await ok(['patch', 'vmim', 'mig', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Succeeded"}}']);
     await ok(['replace', '--raw', `/apis/subresources.kubevirt.io/v1/namespaces/${NS}/virtualmachines/testvmi/migrate`, '-f', '-'], '{"addedNodeSelector":{"zone":"b"}}');
     const migrations = JSON.parse(await ok(['get', 'vmim', '-n', NS, '-o', 'json'])).items.filter((m: KubeObjectLike) => m.metadata.generateName === 'kubevirt-migrate-vm-');
     assert.equal(migrations.length, 1);

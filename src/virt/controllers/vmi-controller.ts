@@ -14,7 +14,7 @@ import type { ControllerSpec } from '../../controllers/context.js';
 import { objectKeyOf, simpleController } from '../../controllers/context.js';
 import { controllerRefOf, isControlledBy } from '../../controllers/util/controller-ref.js';
 import { Expectations, watchOwnedPods } from '../../controllers/util/expectations.js';
-import { PODS, podNodeName, rfc3339 } from '../../controllers/util/nodes.js';
+import { PODS, rfc3339 } from '../../controllers/util/nodes.js';
 import { podPhase } from '../../controllers/util/pod-state.js';
 import { PVCS, pvcSpec } from '../../storage/api.js';
 import { deepEqual, type KubeObject } from '../../util/object.js';
@@ -23,7 +23,7 @@ import { claimNameOf, launcherPod } from '../launcher/launcher-pod.js';
 import type { Vmi } from '../launcher/vmi-types.js';
 import { conditionOf, VIRTUAL_MACHINES, VMIS } from './vm-api.js';
 import { isPodDown, isProvisioningPod, launcherTermination } from './vmi-pod-state.js';
-import { isFinalPhase, nextVmi, REASON_PVC_NOT_FOUND, type SyncError } from './vmi-status.js';
+import { currentPod, isFinalPhase, nextVmi, REASON_PVC_NOT_FOUND, type SyncError } from './vmi-status.js';
 import { checkVolumes, hasFailedDataVolume } from './vmi-volumes.js';
 
 /** KubeVirt's event reasons (pkg/controller). */
@@ -43,14 +43,6 @@ const ownerKeyOf = (o: KubeObject) => {
   const ref = controllerRefOf(o);
   return ref?.kind === 'VirtualMachineInstance' ? `${o.metadata.namespace}/${ref.name}` : undefined;
 };
-
-/** The newest pod the VMI controls on its node (any node before it has one): KubeVirt's CurrentVMIPod. */
-function currentPod(vmi: Vmi, owned: KubeObject[]): KubeObject | undefined {
-  const node = vmi.status?.nodeName;
-  const candidates = owned.filter((p) => !node || podNodeName(p) === node);
-  const created = (p: KubeObject) => Date.parse(p.metadata.creationTimestamp ?? '') || 0;
-  return candidates.reduce<KubeObject | undefined>((best, p) => (!best || created(p) >= created(best) ? p : best), undefined);
-}
 
 export const vmiController: ControllerSpec = {
   name: 'virtualmachineinstance',

@@ -46,6 +46,23 @@ type Phase = NonNullable<VmiStatusTyped['phase']>;
 
 export const isFinalPhase = (phase: string | undefined) => phase === 'Succeeded' || phase === 'Failed';
 
+/**
+ * The VMI's current pod (KubeVirt's CurrentVMIPod): the newest it controls on its node (any node
+ * before it has one). While a migration runs the source pod stays current, the target pod being
+ * on another node. Once the source handed the guest over (migrationState completed, not failed),
+ * the target pod is current even before nodeName follows it: the source launcher ending then is
+ * not the guest ending.
+ */
+export function currentPod(vmi: Vmi, owned: KubeObject[]): KubeObject | undefined {
+  const migration = vmi.status?.migrationState as { completed?: boolean; failed?: boolean; targetPod?: string } | undefined;
+  const handedOver = migration?.completed && !migration.failed ? owned.find((p) => p.metadata.name === migration.targetPod) : undefined;
+  if (handedOver) return handedOver;
+  const node = vmi.status?.nodeName;
+  const candidates = owned.filter((p) => !node || podNodeName(p) === node);
+  const created = (p: KubeObject) => Date.parse(p.metadata.creationTimestamp ?? '') || 0;
+  return candidates.reduce<KubeObject | undefined>((best, p) => (!best || created(p) >= created(best) ? p : best), undefined);
+}
+
 /** Sets a condition; an unchanged one keeps its timestamps, so a pass that changes nothing writes nothing. */
 function setCondition(status: VmiStatusTyped, c: VmCondition): void {
   const list = (status.conditions ??= []);
