@@ -16,7 +16,10 @@
  *      after another until BENCH_DENSITY_MAX or the scheduler refuses one, all reaching init;
  *      then each launcher pod's memory (its cgroup) beyond the guest's RAM, next to the memory
  *      the pod requests.
- *   4. live migration: not built yet, recorded as not measured.
+ *   4. live migration (bench/support/vm-migration.ts): one VM from a containerDisk migrated back
+ *      and forth BENCH_MIGRATIONS times — VMIM create → Succeeded, QEMU's downtime and total, the
+ *      longest silence a client of the guest sees — each followed by a plain QEMU-to-QEMU
+ *      migration of the same guest (bench/support/vm-plain-migration.ts).
  *
  * Everything runs on node-1 (the DataVolumes are imported there with node-2 cordoned, and the
  * VMs select node-1): node-2 only makes the cluster the 2-node shape of the other benches.
@@ -26,6 +29,7 @@
  *
  *   npm run bench:vm
  *   BENCH_VMS=3 BENCH_DENSITY_MAX=3 npm run bench:vm     quick iteration
+ *   BENCH_VM_PARTS=migration npm run bench:vm            one part only (start, density, migration)
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -42,6 +46,7 @@ import { BenchCluster } from './support/bench-cluster.js';
 import { repoRoot } from './support/server-process.js';
 import { round, summarize, type Summary } from './support/stats.js';
 import { findQemuPid, launcherArgvWrittenAt, launcherMemory, launcherSerialLog, waitForInit } from './support/vm-guest-probe.js';
+import { GOAL_DOWNTIME_MS, GOAL_TOTAL_RATIO, migrationBench, type MigrationResults } from './support/vm-migration.js';
 import { PlainQemuBoots } from './support/vm-plain-boot.js';
 import { VmTimeline } from './support/vm-timeline.js';
 
@@ -51,8 +56,11 @@ const env = (name: string, dflt: number) => (process.env[name] ? Number(process.
  * and a 2.3 MiB initramfs) does not boot in less than 96 MiB — at 64 syslinux fails ("Booting
  * kernel failed: Invalid argument"), at 80 the kernel cannot unpack its initramfs.
  */
-const cfg = { vms: env('BENCH_VMS', 20), densityMax: env('BENCH_DENSITY_MAX', 16), guestMemoryMiB: env('BENCH_GUEST_MIB', 96), bootTimeoutS: env('BENCH_BOOT_TIMEOUT_S', 300) };
-const fullSize = cfg.vms === 20 && cfg.densityMax === 16 && cfg.guestMemoryMiB === 96;
+const PARTS = ['start', 'density', 'migration'] as const;
+const parts = new Set((process.env['BENCH_VM_PARTS'] ?? PARTS.join(',')).split(',').map((p) => p.trim()));
+for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_VM_PARTS: unknown part ${JSON.stringify(p)} (${PARTS.join(', ')})`);
+const cfg = { vms: env('BENCH_VMS', 20), densityMax: env('BENCH_DENSITY_MAX', 16), guestMemoryMiB: env('BENCH_GUEST_MIB', 96), bootTimeoutS: env('BENCH_BOOT_TIMEOUT_S', 300), migrations: env('BENCH_MIGRATIONS', 10), parts: [...parts] };
+const fullSize = cfg.vms === 20 && cfg.densityMax === 16 && cfg.guestMemoryMiB === 96 && cfg.migrations === 10 && parts.size === PARTS.length;
 const NS = 'vmbench';
 const NODE = 'node-1';
 const GOAL_OVERHEAD_MS = 1000;
@@ -112,7 +120,7 @@ interface Results {
     guestBootRatioP50: number;
   };
   density?: { node: string; count: number; stoppedBecause: string; perVm: DensitySample[]; overheadMiB: Summary; requestMiB: number };
-  liveMigration: string;
+  liveMigration?: MigrationResults;
   /** Watch failures (re-opened); the times around them may be late. */
   watchErrors?: string[];
   error?: string;
@@ -127,6 +135,13 @@ async function must(cluster: BenchCluster, args: string[], opts: { input?: strin
 }
 
 const dvName = (i: number) => `root-${i}`;
+
+const NODES: ResourceRef = { group: '', version: 'v1', plural: 'nodes', namespaced: false, kind: 'Node' };
+
+/** The accelerator the node's KVM probe settled on (its label, once the probe has answered). */
+async function nodeAccel(client: Client): Promise<Accel> {
+  return until('node-1 to name its accelerator', async () => (await client.resource<{ metadata: { labels?: Record<string, string> } }>(NODES).get(NODE)).metadata.labels?.[LABEL_ACCEL] as Accel | undefined, 300_000, 1000);
+}
 
 function vmObject(name: string, dv: string) {
   return {
@@ -314,7 +329,20 @@ function report(r: Results): void {
     lines.push('  vm        start ms   pod cgroup MiB   pod rss MiB   QEMU rss MiB   overhead MiB   pod limit MiB');
     for (const p of d.perVm) lines.push(`  ${p.vm.padEnd(8)} ${String(p.startMs).padStart(9)} ${String(p.podCgroupMiB).padStart(16)} ${String(p.podRssMiB).padStart(13)} ${String(p.qemuRssMiB).padStart(14)} ${String(p.overheadMiB).padStart(14)} ${String(p.podLimitMiB ?? 'none').padStart(15)}`);
   }
-  lines.push('', `live migration: ${r.liveMigration}`);
+  if (r.liveMigration) {
+    const m = r.liveMigration;
+    lines.push('', `live migration (${m.migrations}× back and forth, ${m.guestMemoryMiB} MiB guest, containerDisk copied over NBD)      p50          p99          max`);
+    const row = (label: string, x: Summary) => lines.push(`  ${label.padEnd(58)} ${ms(x.p50)}  ${ms(x.p99)}  ${ms(x.max)}`);
+    row('VMIM created → Succeeded', m.totalMs);
+    row('plain QEMU: target start → resumed', m.plainTotalMs);
+    row('QEMU total-time (platform)', m.qemuTotalMs);
+    row('QEMU total-time (plain)', m.plainQemuTotalMs);
+    row('QEMU downtime (platform)', m.qemuDowntimeMs);
+    row('QEMU downtime (plain)', m.plainQemuDowntimeMs);
+    row('longest silence on the guest\'s stream', m.guestGapMs);
+    lines.push(`  the same stream's longest silence over 10 s before any migration: ${m.baselineGapMs} ms`);
+    lines.push(`  downtime goal ≤ ${GOAL_DOWNTIME_MS} ms (QEMU's, max): ${m.downtimeGoalMet ? 'met' : 'missed'}; total / plain ${m.totalRatioP50}× at p50 (QEMU's own total-time ${m.qemuTotalRatioP50}×), goal ≤ ${GOAL_TOTAL_RATIO}: ${m.totalGoalMet ? 'met' : 'missed'}`);
+  }
   console.log(lines.join('\n'));
 }
 
@@ -323,7 +351,6 @@ async function main(): Promise<void> {
   const results: Results = {
     config: cfg,
     machine: { cpus: cpus().length, memoryMiB: Math.round(totalmem() / MI), kernel: release(), loadBefore: loadavg() },
-    liveMigration: 'not measured: live migration of VMIs is not built yet',
   };
   const cluster = await BenchCluster.plan(2);
   const stop = () => void cluster.down().finally(() => process.exit(130));
@@ -336,13 +363,20 @@ async function main(): Promise<void> {
     await cluster.up();
     await must(cluster, ['create', 'namespace', NS]);
     const client = new Client(new HttpsTransport(loadKubeconfig(cluster.kubeconfig)));
-    results.importMs = await importDisks(cluster, Math.max(cfg.vms, cfg.densityMax));
+    if (parts.has('start') || parts.has('density')) results.importMs = await importDisks(cluster, Math.max(parts.has('start') ? cfg.vms : 0, parts.has('density') ? cfg.densityMax : 0));
     timeline = new VmTimeline(client, NS);
-    await startLatency(cluster, client, timeline, results);
-    const vm = results.start!.steps.guestInit;
-    const pq = results.plainQemu!.initMs;
-    results.comparison = { ratioP50: round(vm.p50 / pq.p50), overheadP50Ms: vm.p50 - pq.p50, ratioP99: round(vm.p99 / pq.p99), overheadP99Ms: vm.p99 - pq.p99, goalOverheadMs: GOAL_OVERHEAD_MS, met: vm.p50 - pq.p50 < GOAL_OVERHEAD_MS, guestBootRatioP50: round(results.start!.steps.qemuToInit.p50 / pq.p50) };
-    await density(cluster, client, timeline, results);
+    if (parts.has('start')) {
+      await startLatency(cluster, client, timeline, results);
+      const vm = results.start!.steps.guestInit;
+      const pq = results.plainQemu!.initMs;
+      results.comparison = { ratioP50: round(vm.p50 / pq.p50), overheadP50Ms: vm.p50 - pq.p50, ratioP99: round(vm.p99 / pq.p99), overheadP99Ms: vm.p99 - pq.p99, goalOverheadMs: GOAL_OVERHEAD_MS, met: vm.p50 - pq.p50 < GOAL_OVERHEAD_MS, guestBootRatioP50: round(results.start!.steps.qemuToInit.p50 / pq.p50) };
+    }
+    if (parts.has('density')) await density(cluster, client, timeline, results);
+    if (parts.has('migration')) {
+      // The density VMs hold node-1's memory; the migration VM needs room on both nodes.
+      if (parts.has('density')) await must(cluster, ['delete', 'vm', '-n', NS, '--all', '--wait=true'], { timeoutMs: 600_000 });
+      results.liveMigration = await migrationBench({ cluster, client, ns: NS, accel: (results.machine.accel ??= await nodeAccel(client)), memoryMiB: cfg.guestMemoryMiB, migrations: cfg.migrations, bootTimeoutMs: cfg.bootTimeoutS * 1000 });
+    }
   } catch (e) {
     results.error = (e as Error).stack ?? String(e);
   } finally {

@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3 nginx-light conntrack dnsperf wrk bind9-dnsutils curl util-linux e2fsprogs xfsprogs fio ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-fuse rbd-fuse qemu-system-x86 qemu-utils genisoimage fdisk extlinux syslinux-common kmod)
+packages=(etcd-server etcd-client ca-certificates openssl iproute2 nftables runc busybox-static docker-registry gcc libc6-dev iperf3 iputils-ping frr corosync bubblewrap python3 nginx-light conntrack dnsperf wrk bind9-dnsutils curl util-linux e2fsprogs xfsprogs fio ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-fuse rbd-fuse qemu-system-x86 qemu-utils genisoimage fdisk extlinux syslinux-common kmod socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -310,6 +310,8 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
       return images.snapshotPath(rec.chainID);
     },
     accel: () => accel,
+    nodeAddress: cfg.internalIP,
+    activatePodIpHandoff: async (uid) => void (await podIpHandoffs.activate(uid)),
   });
   const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx), storage, virtHandler];
 

@@ -11,16 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
-import { getVmi, type GuestDiskServer, guestVmManifest, serveGuestDisk, VM_BOOT_MS, waitVmiRunning } from '../support/virt.js';
+import { CONTAINER_DISK, getVmi, type GuestDiskServer, guestVmManifest, importContainerDisk, serveGuestDisk, VM_BOOT_MS, waitVmiRunning } from '../support/virt.js';
 import { until } from '../support/until.js';
-import { testGuest } from '../../src/virt/test-guest.js';
-import { nodeDir } from '../../src/cluster/layout.js';
-import { image, layer, ociLayoutTar } from '../support/image-builder.js';
 
 const NS = 'vms';
 
@@ -50,24 +46,6 @@ async function fetchFromClient(url: string): Promise<string> {
     VM_BOOT_MS,
     2000,
   );
-}
-
-const CONTAINER_DISK = 'cairn.local/test-guest-disk:1';
-
-/** The test guest's qcow2 as a containerDisk image (KubeVirt's layout: the one file under /disk), loaded into every node. */
-async function importContainerDisk(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-containerdisk-'));
-  try {
-    const img = image([layer([{ name: 'disk', type: 'directory', mode: 0o555 }, { name: 'disk/disk.qcow2', data: readFileSync(testGuest().diskQcow2), mode: 0o444 }])]);
-    const tar = join(dir, 'disk.tar');
-    writeFileSync(tar, ociLayoutTar(img, CONTAINER_DISK));
-    for (let n = 1; n <= cluster.nodes; n++) {
-      const r = await cluster.cairn('image', 'import', tar, '--data-dir', nodeDir(cluster.dir, n), '--name', CONTAINER_DISK);
-      assert.equal(r.code, 0, r.stderr);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const vmiManifest = (name: string, image: string) => `
@@ -102,7 +80,7 @@ describe('virtual machines', { timeout: 1_200_000 }, () => {
     cluster = await upCluster({ nodes: 2, label: 'vmrun' });
     disks = await serveGuestDisk(cluster);
     await cluster.ok(['create', 'namespace', NS]);
-    await importContainerDisk();
+    await importContainerDisk(cluster);
     await cluster.ok(['run', 'client', '-n', NS, `--image=${cluster.busybox}`, '--restart=Never', '--', 'sleep', '3600']);
   });
 

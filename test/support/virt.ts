@@ -3,10 +3,15 @@
  * the host's bridge address (every node and pod reaches it), a VirtualMachine booting that disk
  * through a DataVolume with a cloudInitNoCloud disk, and waiting for its VMI to run.
  */
-import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeDir } from '../../src/cluster/layout.js';
 import { testGuest } from '../../src/virt/test-guest.js';
 import type { CairnCluster } from './cairn-cluster.js';
+import { image, layer, ociLayoutTar } from './image-builder.js';
 import { listenOn } from './listen.js';
 import { until } from './until.js';
 
@@ -28,6 +33,31 @@ export async function serveGuestDisk(cluster: CairnCluster): Promise<GuestDiskSe
   const host = `${cluster.underlayPrefix}.1`;
   const port = await listenOn(server, host);
   return { base: `http://${host}:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** The containerDisk image importContainerDisk loads. */
+export const CONTAINER_DISK = 'cairn.local/test-guest-disk:1';
+
+/** Writes the test guest's qcow2 as a containerDisk image (KubeVirt's layout: the one file under /disk) to `dir`; returns the OCI layout tar's path. */
+export function writeContainerDiskTar(dir: string): string {
+  const img = image([layer([{ name: 'disk', type: 'directory', mode: 0o555 }, { name: 'disk/disk.qcow2', data: readFileSync(testGuest().diskQcow2), mode: 0o444 }])]);
+  const tar = join(dir, 'disk.tar');
+  writeFileSync(tar, ociLayoutTar(img, CONTAINER_DISK));
+  return tar;
+}
+
+/** Loads the containerDisk image into every node. */
+export async function importContainerDisk(cluster: CairnCluster): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-containerdisk-'));
+  try {
+    const tar = writeContainerDiskTar(dir);
+    for (let n = 1; n <= cluster.nodes; n++) {
+      const r = await cluster.cairn('image', 'import', tar, '--data-dir', nodeDir(cluster.dir, n), '--name', CONTAINER_DISK);
+      assert.equal(r.code, 0, r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A VirtualMachine (runStrategy Always) booting the guest disk from a DataVolume, with `userData` on a NoCloud disk. */

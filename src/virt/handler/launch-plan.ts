@@ -170,6 +170,16 @@ export function podNic(vmi: Vmi): MasqueradeNic | undefined {
   return { name: iface.name, mac: interfaceMac(vmi, iface), tap: 'tap0', ...(ports?.length ? { ports } : {}), ...(iface.bootOrder !== undefined ? { bootOrder: iface.bootOrder } : {}) };
 }
 
+/**
+ * The disks a live migration copies to the target (KubeVirt's block migration of local disks):
+ * the guest's writable emptyDisks and containerDisks. ISOs are made again on the target, and
+ * claims are shared (a VMI with an unshared claim is not LiveMigratable).
+ */
+export function copiedDiskIds(plan: LaunchPlan): string[] {
+  const local = new Set([...plan.emptyDisks.map((d) => d.path), ...plan.containerDisks.map((d) => d.path)]);
+  return (plan.machine.disks ?? []).filter((d) => local.has(d.path) && d.kind !== 'cdrom' && !d.readOnly).map((d) => d.id);
+}
+
 export function launchPlan(vmi: Vmi, pod: Pod, accel: Accel): LaunchPlan {
   const plan: LaunchPlan = { cloudInit: [], configIsos: [], emptyDisks: [], containerDisks: [], machine: undefined as unknown as MachineSpec };
   const disks = (vmi.spec.domain.devices.disks ?? []).map((d, i) => diskSpec(vmi, pod, d, i, plan));

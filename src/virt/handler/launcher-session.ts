@@ -34,7 +34,8 @@ export class LauncherSession extends EventEmitter {
   poweredDown = false;
 
   private constructor(
-    private readonly qmp: QmpClient,
+    /** The one QMP connection to this QEMU (a migration runs its commands on it too). */
+    readonly qmp: QmpClient,
     private readonly guestAgentSocket: string,
   ) {
     super();
@@ -45,7 +46,8 @@ export class LauncherSession extends EventEmitter {
     const qmp = await QmpClient.connect(qmpSocket, { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 });
     const s = new LauncherSession(qmp, guestAgentSocket);
     qmp.on('event', (e: { event: string }) => {
-      if (e.event === 'STOP' || e.event === 'RESUME' || e.event === 'SHUTDOWN' || e.event === 'RESET') void s.refresh();
+      // MIGRATION: a migration's end moves the run state without a STOP or RESUME (a paused guest arriving).
+      if (e.event === 'STOP' || e.event === 'RESUME' || e.event === 'SHUTDOWN' || e.event === 'RESET' || e.event === 'MIGRATION') void s.refresh();
     });
     qmp.once('close', () => s.close());
     await s.refresh();
@@ -69,6 +71,12 @@ export class LauncherSession extends EventEmitter {
     await this.refresh();
   }
 
+  /** A guest a user paused on the migration source arrives paused here: that is still the user's pause. */
+  async adoptUserPause(): Promise<void> {
+    await this.refresh();
+    if (this.runState === 'paused') this.userPaused = true;
+  }
+
   /** Presses the ACPI power button (once per session): the guest shuts down and QEMU exits. */
   async powerdown(): Promise<void> {
     if (this.poweredDown) return;
@@ -76,6 +84,11 @@ export class LauncherSession extends EventEmitter {
     // A paused guest cannot react to the button.
     if (this.runState === 'paused') await this.qmp.cont().catch(() => undefined);
     await this.qmp.systemPowerdown();
+  }
+
+  /** Ends QEMU at once (a source whose guest now runs on the migration target). */
+  async quit(): Promise<void> {
+    await this.qmp.quit();
   }
 
   close(): void {

@@ -11,6 +11,11 @@
  * Files go through /proc/<QEMU container pid>/root, so every path is the container's own
  * (layout.ts) and sockets stay short. Level-triggered from the VMI, pod and claim caches; the
  * argv file marks a launch done, so a restarted agent reconnects instead of relaunching.
+ *
+ * Live migration (migration-handler.ts): on the target node the target launcher pod is launched
+ * the same way but QEMU waits with `-incoming defer`, before the VMI has moved here; on the
+ * source node the running session migrates it away, and once the VMI has moved its QEMU ends.
+ * After the move the target's session is simply the VMI's session here (same pod uid).
  */
 import { constants } from 'node:fs';
 import { access, copyFile, lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -26,6 +31,7 @@ import { resolveCloudInitData } from '../cloud-init/cloud-init-data.js';
 import { IsoInvalidError, makeIso } from '../cloud-init/genisoimage.js';
 import { writeConfigDriveIso, writeNoCloudIso } from '../cloud-init/seed-iso.js';
 import { createQcow2, imageInfo, QemuImgError } from '../cdi/qemu-img.js';
+import { migrationStateOf } from '../controllers/migration-vmi.js';
 import { VMIS } from '../controllers/vm-api.js';
 import { ANN_DOMAIN, APP_VIRT_LAUNCHER, COMPUTE_CONTAINER, CONTAINER_DISK_DIR, FILES, LABEL_ACCEL, LABEL_APP, LABEL_CREATED_BY, PRIVATE_DIR } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
@@ -34,8 +40,10 @@ import { setupMasqueradeDatapath } from '../net/masquerade.js';
 import type { Accel } from '../qemu/qemu-args.js';
 import { qemuArgs } from '../qemu/qemu-args.js';
 import { QEMU_BINARY } from '../qemu/qemu-process.js';
-import { type ContainerDisk, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
+import { type ContainerDisk, copiedDiskIds, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
 import { LauncherSession } from './launcher-session.js';
+import { MigrationHandler, type MigrationLauncher } from './migration-handler.js';
+import { sourceHandedOver } from './migration-status.js';
 import { type LauncherSockets, VirtNodeError, type VirtNodeControl } from './virt-node-control.js';
 import { withNodeStatus } from './vmi-node-status.js';
 
@@ -56,6 +64,10 @@ export interface VirtHandlerDeps {
    * (pull policy, the pod's imagePullSecrets, events and back-off on the launcher pod).
    */
   containerDiskImage: (pod: Pod, container: Container) => Promise<string>;
+  /** The address this node's migration proxies listen on (its InternalIP). */
+  nodeAddress: string;
+  /** Routes a migration target pod's handed-over IP to this node (called once the guest runs here). */
+  activatePodIpHandoff: (podUid: string) => Promise<void>;
 }
 
 interface Live {
@@ -76,9 +88,11 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
   private readonly live = new Map<string, Live>();
   private readonly ac = new AbortController();
   private runner?: { stop(): Promise<void> } | undefined;
+  private readonly migrations: MigrationHandler;
 
   constructor(private readonly d: VirtHandlerDeps) {
     this.vmis = d.ctx.informers.forResource<Vmi>(VMIS);
+    this.migrations = new MigrationHandler({ ctx: d.ctx, nodeAddress: d.nodeAddress, activatePodIpHandoff: d.activatePodIpHandoff, requeue: (k) => this.queue.add(k) });
     this.pvcs = d.ctx.informers.forResource<KubeObject>(PVCS);
     const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
     const onVmi = (o: Vmi) => this.queue.add(key(o));
@@ -106,6 +120,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
   async stop(): Promise<void> {
     this.ac.abort();
     await this.runner?.stop();
+    await this.migrations.stop();
     // QEMU keeps running; the next agent reconnects.
     for (const l of this.live.values()) l.session.close();
     this.live.clear();
@@ -150,6 +165,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
   private drop(key: string): void {
     this.live.get(key)?.session.close();
     this.live.delete(key);
+    this.migrations.forget(key);
   }
 
   private launcherPod(vmi: Vmi): Pod | undefined {
@@ -165,7 +181,14 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
     const cur = this.live.get(key);
     const phase = vmi?.status?.phase;
     if (!vmi || phase === 'Succeeded' || phase === 'Failed' || (cur && cur.vmiUid !== vmi.metadata.uid)) this.drop(key);
-    if (!vmi || phase === 'Succeeded' || phase === 'Failed' || vmi.status?.nodeName !== this.d.ctx.nodeName) return;
+    if (!vmi || phase === 'Succeeded' || phase === 'Failed') return;
+    const me = this.d.ctx.nodeName;
+    const ms = migrationStateOf(vmi);
+    if (vmi.status?.nodeName !== me) {
+      if (this.migrations.isTarget(vmi)) return this.reconcileTarget(key, vmi);
+      if (sourceHandedOver(ms, me, vmi.status?.nodeName)) return this.endSource(key, vmi);
+      return;
+    }
     const pod = this.launcherPod(vmi);
     if (!pod || !running(pod)) return;
     const live = this.live.get(key);
@@ -176,26 +199,83 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
       }
       return;
     }
-    if (!live || live.session.isClosed || live.podUid !== pod.metadata.uid) {
-      const pid = await this.d.containerPid(pod.metadata.uid!, COMPUTE_CONTAINER);
-      if (!pid) return { requeueAfterMs: 500 };
-      const root = `/proc/${pid}/root`;
-      const argv = `${root}${PRIVATE_DIR}/${FILES.argv}`;
-      if (!(await exists(argv))) {
-        const launched = await this.launch(vmi, pod, root);
-        if (!launched) return { requeueAfterMs: 15_000 };
-      }
-      const session = await LauncherSession.connect(`${root}${PRIVATE_DIR}/${FILES.qmp}`, `${root}${PRIVATE_DIR}/${FILES.guestAgent}`).catch(() => undefined);
-      if (!session) return { requeueAfterMs: 300 };
-      session.on('change', () => this.queue.add(key));
-      session.once('closed', () => this.queue.add(key));
-      this.live.set(key, { vmiUid: vmi.metadata.uid!, podUid: pod.metadata.uid!, root, session });
-    }
+    const l = await this.ensureSession(key, vmi, pod, { launch: 'normal' });
+    if (!('session' in l)) return l;
     await this.writeStatus(vmi, pod);
+    if (ms) await this.migrations.source(key, vmi, this.migrationLauncher(vmi, pod, l));
+  }
+
+  /** The VMI's live session on this pod: reconnected, or launched first (the argv file marks a launch done). */
+  private async ensureSession(key: string, vmi: Vmi, pod: Pod, o: { launch: 'normal' | 'incoming' | 'never' }): Promise<Live | { requeueAfterMs?: number }> {
+    const live = this.live.get(key);
+    if (live && !live.session.isClosed && live.podUid === pod.metadata.uid) return live;
+    const pid = await this.d.containerPid(pod.metadata.uid!, COMPUTE_CONTAINER);
+    if (!pid) return { requeueAfterMs: 500 };
+    const root = `/proc/${pid}/root`;
+    const argv = `${root}${PRIVATE_DIR}/${FILES.argv}`;
+    if (!(await exists(argv))) {
+      if (o.launch === 'never') return {};
+      const launched = await this.launch(vmi, pod, root, o.launch === 'incoming');
+      if (!launched) return { requeueAfterMs: 15_000 };
+    }
+    const session = await LauncherSession.connect(`${root}${PRIVATE_DIR}/${FILES.qmp}`, `${root}${PRIVATE_DIR}/${FILES.guestAgent}`).catch(() => undefined);
+    if (!session) return { requeueAfterMs: 300 };
+    session.on('change', () => this.queue.add(key));
+    session.once('closed', () => this.queue.add(key));
+    live?.session.close();
+    const l = { vmiUid: vmi.metadata.uid!, podUid: pod.metadata.uid!, root, session };
+    this.live.set(key, l);
+    return l;
+  }
+
+  /** What a migration needs of a launcher: its session, root and the disks it copies. */
+  private migrationLauncher(vmi: Vmi, pod: Pod, l: Live): MigrationLauncher {
+    let copiedDisks: string[] = [];
+    try {
+      copiedDisks = copiedDiskIds(launchPlan(vmi, pod, this.d.accel() ?? 'tcg'));
+    } catch (e) {
+      // A VMI whose plan is refused never ran; it has no disks to copy.
+      if (!(e instanceof LaunchPlanError)) throw e;
+    }
+    return { session: l.session, root: l.root, copiedDisks };
+  }
+
+  /** The migration target: its launcher pod (migrationState.targetPod) on this node, launched to wait for the guest. */
+  private async reconcileTarget(key: string, vmi: Vmi): Promise<{ requeueAfterMs?: number } | void> {
+    const ms = migrationStateOf(vmi)!;
+    const pod = this.d.pods.store.getByName(ms.targetPod, vmi.metadata.namespace);
+    if (!pod || pod.spec.nodeName !== this.d.ctx.nodeName || pod.metadata.labels?.[LABEL_CREATED_BY] !== vmi.metadata.uid || !running(pod) || pod.metadata.deletionTimestamp) {
+      if (!pod || pod.metadata.deletionTimestamp) this.drop(key);
+      return;
+    }
+    const l = await this.ensureSession(key, vmi, pod, { launch: 'incoming' });
+    if (!('session' in l)) return l;
+    return this.migrations.target(key, vmi, pod, this.migrationLauncher(vmi, pod, l));
+  }
+
+  /** The guest runs on the target and the VMI moved there: the source's QEMU ends (its pod Succeeds). */
+  private async endSource(key: string, vmi: Vmi): Promise<{ requeueAfterMs?: number } | void> {
+    const ms = migrationStateOf(vmi)!;
+    let live = this.live.get(key);
+    if (!live || live.session.isClosed) {
+      // An agent restarted after the move: find the source pod's QEMU to end it.
+      const pod = this.d.pods.store.getByName(ms.sourcePod, vmi.metadata.namespace);
+      if (!pod || pod.spec.nodeName !== this.d.ctx.nodeName || !running(pod)) return;
+      const l = await this.ensureSession(key, vmi, pod, { launch: 'never' });
+      if (!('session' in l)) return l;
+      live = l;
+    }
+    // Only a QEMU that handed its guest over, never one running a guest (asked now: no event marks the end of a migration).
+    const st = await live.session.qmp.queryStatus().then((x) => x.status, () => undefined);
+    if (st === 'postmigrate') {
+      this.d.ctx.logger({ level: 'info', msg: 'ending the migration source QEMU', vmi: key, migration: ms.migrationUid });
+      await live.session.quit();
+    }
+    this.drop(key);
   }
 
   /** Network, ISOs, disks, argv. false when the VMI cannot be launched as it is (an event says why). */
-  private async launch(vmi: Vmi, pod: Pod, root: string): Promise<boolean> {
+  private async launch(vmi: Vmi, pod: Pod, root: string, incoming: boolean): Promise<boolean> {
     const accel = this.d.accel();
     if (!accel) return false;
     let plan: LaunchPlan;
@@ -273,12 +353,17 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
       if (!format) return false;
       plan.machine.disks![cd.diskIndex]!.format = format;
     }
+    if (incoming) {
+      // The guest's state, paused or running, comes with the migration stream.
+      delete plan.machine.startPaused;
+      plan.machine.incoming = 'defer';
+    }
     const args = [QEMU_BINARY, ...qemuArgs(plan.machine)];
     if (args.some((a) => a.includes('\n'))) throw new Error('a QEMU argument holds a newline');
     const argv = inRoot(`${PRIVATE_DIR}/${FILES.argv}`);
     await writeFile(`${argv}.tmp`, args.join('\n') + '\n');
     await rename(`${argv}.tmp`, argv);
-    this.d.ctx.recorder.event(vmi, 'Normal', 'Created', 'VirtualMachineInstance defined.');
+    if (!incoming) this.d.ctx.recorder.event(vmi, 'Normal', 'Created', 'VirtualMachineInstance defined.');
     return true;
   }
 

@@ -295,6 +295,10 @@ export class QmpClient extends EventEmitter {
   async migrateCancel(): Promise<void> {
     await this.execute('migrate_cancel');
   }
+  /** Switches a running pre-copy migration (with the postcopy-ram capability) to post-copy. */
+  async migrateStartPostcopy(): Promise<void> {
+    await this.execute('migrate-start-postcopy');
+  }
   queryBlock(): Promise<BlockInfo[]> {
     return this.execute<BlockInfo[]>('query-block');
   }
@@ -335,5 +339,8 @@ export class QmpClient extends EventEmitter {
   }
   async blockdevAdd(node: Record<string, unknown>): Promise<void> {
     await this.execute('blockdev-add', node);
+  }
+  async blockdevDel(nodeName: string): Promise<void> {
+    await this.execute('blockdev-del', { 'node-name': nodeName });
   }
 }
