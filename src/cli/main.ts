@@ -22,6 +22,7 @@ import { vmCommand } from './commands/vm.js';
 import { cephCommand } from './commands/ceph.js';
 import { cdiImportCommand } from './commands/cdi-import.js';
 import { cdiUploadServerCommand } from './commands/cdi-upload-server.js';
+import { cdiCloneSourceCommand } from './commands/cdi-clone-source.js';
 
 export interface Command {
   name: string;
@@ -33,7 +34,7 @@ export interface Command {
   run(values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[]): Promise<number | void>;
 }
 
-const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand, cephCommand, vmCommand, cdiImportCommand, cdiUploadServerCommand];
+const commands: Command[] = [upCommand, downCommand, statusCommand, serverCommand, controllersCommand, agentCommand, simCommand, versionCommand, userCommand, encryptionCommand, imageCommand, fabricCommand, dnsCommand, traceCommand, cephCommand, vmCommand, cdiImportCommand, cdiUploadServerCommand, cdiCloneSourceCommand];
 
 function usage(): string {
   const lines = ['usage: cairn <command> [options]', '', 'commands:'];

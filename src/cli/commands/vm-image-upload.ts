@@ -1,8 +1,9 @@
 /**
- * `cairn vm image-upload dv NAME --image-path FILE --size 1Gi [...]`: virtctl image-upload
+ * `cairn vm image-upload dv|pvc NAME --image-path FILE --size 1Gi [...]`: virtctl image-upload
  * against Cairn. It creates the DataVolume with an upload source (unless it exists as one, or
  * --no-create), waits for its upload server to be ready (UploadReady), streams the file to it
- * with a progress line, and waits for Succeeded. The server is reached through the API server's
+ * with a progress line, and waits for Succeeded. The pvc form does the same with a bare claim
+ * annotated as CDI's upload target, following CDI's pod.ready / pod.phase annotations on it. The server is reached through the API server's
  * pods/portforward with the DataVolume's upload token (src/virt/cdi/upload-client.ts) instead of
  * CDI's upload proxy; virtctl's flags and messages otherwise.
  */
@@ -11,8 +12,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, ClientError, HttpsTransport, isNotFound, StatusError } from '../../client/index.js';
 import { parseQuantity } from '../../registry/validation.js';
-import { ANN_IMMEDIATE_BINDING, type DataVolume, DATAVOLUMES } from '../../virt/cdi/datavolume-api.js';
-import { isUploadSource } from '../../virt/cdi/upload-api.js';
+import { ANN_CONTENT_TYPE, ANN_IMMEDIATE_BINDING, ANN_POD_PHASE, ANN_POD_READY, type DataVolume, DATAVOLUMES } from '../../virt/cdi/datavolume-api.js';
+import { ANN_UPLOAD_REQUEST, isUploadSource } from '../../virt/cdi/upload-api.js';
+import { PVCS } from '../../storage/api.js';
+import type { KubeObject } from '../../util/object.js';
 import { sendImage, UploadError, waitForPhase } from '../../virt/cdi/upload-client.js';
 import { PortForwardError } from '../../virt/cdi/upload-port-forward.js';
 import { CliError } from '../errors.js';
@@ -34,6 +37,7 @@ export const vmImageUploadOptions: Command['options'] = {
   'volume-mode': { type: 'string' },
   'no-create': { type: 'boolean' },
   'force-bind': { type: 'boolean' },
+  block: { type: 'boolean' },
   'wait-secs': { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   kubeconfig: { type: 'string' },
@@ -41,14 +45,15 @@ export const vmImageUploadOptions: Command['options'] = {
 };
 
 export const vmImageUploadUsage = [
-  'usage: cairn vm image-upload dv NAME --image-path FILE --size SIZE [options]',
+  'usage: cairn vm image-upload dv|pvc NAME --image-path FILE --size SIZE [options]',
   '',
   '  --image-path FILE       the disk image (raw, qcow2, vmdk, vhd, vhdx, vdi; gzip or xz compressed)',
   '  --size SIZE             the DataVolume to create, e.g. 10Gi',
   '  --storage-class SC      default: the default StorageClass',
   '  --access-mode MODE      ReadWriteOnce, ReadWriteMany, ... (default: the class\'s)',
-  '  --volume-mode MODE      block or filesystem (default: the class\'s)',
-  '  --no-create             upload into an existing upload DataVolume only',
+  '  --volume-mode MODE      block or filesystem (default: the class\'s; a pvc: filesystem)',
+  '  --block                 pvc: a Block claim (virtctl\'s older spelling of --volume-mode block)',
+  '  --no-create             upload into an existing upload DataVolume (or claim) only',
   '  --force-bind            bind the claim now, even on a WaitForFirstConsumer class',
   '  --wait-secs N           how long to wait for the upload server (default 300)',
   '  -n, --namespace NS      default "default"',
@@ -139,8 +144,7 @@ function uploadDataVolume(name: string, namespace: string, v: Values): DataVolum
 
 export async function runVmImageUpload(v: Values, positionals: string[]): Promise<number> {
   const [kind, name, ...extra] = positionals;
-  if (kind === 'pvc') throw new CliError('cairn vm image-upload supports the dv form only (image-upload dv NAME ...)', 2);
-  if (kind !== 'dv' || !name || extra.length) throw new CliError('expecting two args: dv NAME', 2);
+  if ((kind !== 'dv' && kind !== 'pvc') || !name || extra.length) throw new CliError('expecting two args: dv|pvc NAME', 2);
   const file = v['image-path'] as string | undefined;
   if (!file) throw new CliError('either image-path or archive-path must be provided', 2);
   if (!(await stat(file).then((s) => s.isFile(), () => false))) throw new CliError(`the image path ${file} does not exist or is not a file`);
@@ -149,6 +153,11 @@ export async function runVmImageUpload(v: Values, positionals: string[]): Promis
   const namespace = (v.namespace as string | undefined) ?? 'default';
   const s = apiSession(v);
   try {
+    if (kind === 'pvc') {
+      await uploadIntoClaim(s, namespace, name, file, waitSecs * 1000, v);
+      console.log(`Uploading ${file} completed successfully`);
+      return 0;
+    }
     let existing: DataVolume | undefined;
     try {
       existing = (await s.client.resource(DATAVOLUMES).get(name, namespace)) as DataVolume;
@@ -171,4 +180,68 @@ export async function runVmImageUpload(v: Values, positionals: string[]): Promis
   } finally {
     s.transport.close();
   }
+}
+
+function uploadClaim(name: string, namespace: string, v: Values): KubeObject {
+  const size = v.size as string;
+  if (!(parseQuantity(size) > 0)) throw new CliError(`validation failed for size=${size}: not a quantity like 10Gi`, 2);
+  const access = (v['access-mode'] as string | undefined) ?? 'ReadWriteOnce';
+  if (access === 'ReadOnlyMany') throw new CliError('cannot upload to a readonly volume, use either ReadWriteOnce or ReadWriteMany if supported', 2);
+  const mode = v.block ? 'Block' : volumeMode(v['volume-mode'] as string | undefined);
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name,
+      namespace,
+      annotations: { [ANN_UPLOAD_REQUEST]: '', [ANN_CONTENT_TYPE]: 'kubevirt', ...(v['force-bind'] ? { [ANN_IMMEDIATE_BINDING]: 'true' } : {}) },
+    },
+    spec: {
+      accessModes: [access],
+      resources: { requests: { storage: size } },
+      ...(v['storage-class'] ? { storageClassName: v['storage-class'] as string } : {}),
+      ...(mode ? { volumeMode: mode } : {}),
+    },
+  };
+}
+
+/** Polls the claim until `ok` holds of it; its upload pod's failure ends the wait. */
+async function waitForClaim(s: ApiSession, namespace: string, name: string, what: string, ok: (a: Record<string, string>) => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const a = ((await s.client.resource(PVCS).get(name, namespace)) as KubeObject).metadata.annotations ?? {};
+    if (ok(a)) return;
+    if (a[ANN_POD_PHASE] === 'Failed') throw new UploadError(`the upload pod of PVC ${namespace}/${name} failed`);
+    if (Date.now() > deadline) throw new UploadError(`timed out waiting for PVC ${namespace}/${name} ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** virtctl image-upload pvc: the claim (created unless it exists as an upload target), its upload pod, the file. */
+async function uploadIntoClaim(s: ApiSession, namespace: string, name: string, file: string, waitMs: number, v: Values): Promise<void> {
+  let claim: KubeObject | undefined;
+  try {
+    claim = (await s.client.resource(PVCS).get(name, namespace)) as KubeObject;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  if (claim) {
+    const a = claim.metadata.annotations ?? {};
+    if (a[ANN_UPLOAD_REQUEST] === undefined) throw new CliError(`PVC ${namespace}/${name} not available for upload`);
+    if (a[ANN_POD_PHASE] === 'Succeeded') throw new CliError(`PVC ${namespace}/${name} already successfully imported/cloned/updated`);
+    console.log(`Using existing PVC ${namespace}/${name}`);
+  } else {
+    if (v['no-create']) throw new CliError(`PVC ${namespace}/${name} not found (--no-create)`);
+    if (!v.size) throw new CliError('when creating a resource, the size must be specified', 2);
+    claim = (await s.client.resource(PVCS).create(uploadClaim(name, namespace, v), { namespace })) as KubeObject;
+    console.log(`PVC ${namespace}/${name} created`);
+  }
+  console.log(`Waiting for PVC ${name} upload pod to be ready...`);
+  await waitForClaim(s, namespace, name, 'upload pod to be ready', (a) => a[ANN_POD_READY] === 'true', waitMs);
+  console.log('Pod now ready');
+  // The upload helpers take a DataVolume; the claim has the names they derive from.
+  await sendImage({ client: s.client, connection: s.transport.connection, dataVolume: { ...claim, spec: {} }, file, onProgress: progressPrinter(name) });
+  console.log('Uploading data completed successfully, waiting for processing to complete, you can hit ctrl-c without interrupting the progress');
+  await waitForClaim(s, namespace, name, 'upload to complete', (a) => a[ANN_POD_PHASE] === 'Succeeded', PROCESSING_TIMEOUT_MS);
+  console.log('Processing completed successfully');
 }

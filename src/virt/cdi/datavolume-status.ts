@@ -8,7 +8,8 @@
 import type { KubeObject } from '../../util/object.js';
 import { phaseOf } from '../../storage/api.js';
 import type { DataVolume, DataVolumeCondition, DataVolumePhase, DataVolumeStatus } from './datavolume-api.js';
-import { IMPORT_COMPLETE, PROGRESS_DONE, PROGRESS_UNKNOWN } from './importer-protocol.js';
+import type { CloneStrategy } from './clone-plan.js';
+import { CLONE_COMPLETE, IMPORT_COMPLETE, PROGRESS_DONE, PROGRESS_UNKNOWN } from './importer-protocol.js';
 import { UPLOAD_COMPLETE } from './upload-api.js';
 
 export interface Observed {
@@ -22,6 +23,10 @@ export interface Observed {
   progress?: string;
   /** The pod is an upload server (upload-pod.ts): its phases are CDI's Upload* ones. */
   upload?: boolean;
+  /** A clone (clone-plan.ts): its phases are CDI's Clone* ones; `pod` is then the target's upload server. */
+  clone?: CloneStrategy;
+  /** A host-assisted clone's source pod (clone-source-pod.ts), which reports the clone's progress and failures. */
+  sourcePod?: KubeObject;
 }
 
 interface ContainerState {
@@ -38,15 +43,32 @@ interface ContainerStatus {
 const POD_RUNNING = 'Pod is running';
 const TRANSFER_RUNNING = 'TransferRunning';
 
+const IMAGE_PULL_FAILED = 'ImagePullFailed';
+const PULL_ERRORS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName'];
+
+/** The message of a container of the pod waiting for an image that cannot be pulled. */
+function pullFailure(pod: KubeObject | undefined): string | undefined {
+  const st = pod?.status as { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] } | undefined;
+  const w = [...(st?.initContainerStatuses ?? []), ...(st?.containerStatuses ?? [])].map((c) => c.state?.waiting).find((x) => PULL_ERRORS.includes(x?.reason ?? ''));
+  return w ? w.message || w.reason : undefined;
+}
+
 const importerStatus = (pod: KubeObject | undefined) => (pod?.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses?.[0];
 
-const podReady = (pod: KubeObject) =>
+/** Whether the pod's Ready condition is True. */
+export const podReady = (pod: KubeObject) =>
   ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+function clonePhase(o: Observed): DataVolumePhase {
+  if (o.clone === 'csi-clone') return 'CSICloneInProgress';
+  return o.pod && podReady(o.pod) && o.sourcePod && phaseOf(o.sourcePod) === 'Running' ? 'CloneInProgress' : 'CloneScheduled';
+}
 
 function phase(o: Observed): DataVolumePhase {
   if (o.succeeded) return 'Succeeded';
   if (!o.claim) return 'Pending';
   if (o.waitingForConsumer) return 'WaitForFirstConsumer';
+  if (o.clone) return clonePhase(o);
   if (!o.pod) return phaseOf(o.claim) === 'Bound' ? 'PVCBound' : 'Pending';
   switch (phaseOf(o.pod)) {
     case 'Running':
@@ -76,8 +98,13 @@ function boundCondition(claim: KubeObject | undefined): Wanted {
 }
 
 function runningCondition(o: Observed): Wanted {
-  if (o.succeeded) return { type: 'Running', status: 'False', reason: 'Completed', message: o.upload ? UPLOAD_COMPLETE : IMPORT_COMPLETE };
-  const cs = importerStatus(o.pod);
+  if (o.succeeded) return { type: 'Running', status: 'False', reason: 'Completed', message: o.clone ? CLONE_COMPLETE : o.upload ? UPLOAD_COMPLETE : IMPORT_COMPLETE };
+  // A clone's failures (a refused disk, a source without one) surface in its source pod.
+  const cs = importerStatus(o.sourcePod ?? o.pod);
+  // An image the node cannot pull (a registry source pulled by the node) is CDI's ImagePullFailed,
+  // even while the importer beside it runs: it waits for that image's container.
+  const pull = pullFailure(o.pod);
+  if (pull) return { type: 'Running', status: 'False', reason: IMAGE_PULL_FAILED, message: pull };
   if (cs?.state?.running) return { type: 'Running', status: 'True', reason: POD_RUNNING, message: '' };
   const t = cs?.state?.terminated;
   if (t) return { type: 'Running', status: 'False', reason: t.reason ?? '', message: t.message ?? '' };
@@ -105,8 +132,9 @@ export function dataVolumeStatus(dv: DataVolume, o: Observed, now: string): Data
     p === 'Succeeded'
       ? { type: 'Ready', status: 'True', reason: '', message: '' }
       : { type: 'Ready', status: 'False', reason: running.status === 'True' ? TRANSFER_RUNNING : '', message: '' };
-  const restarts = importerStatus(o.pod)?.restartCount;
-  const progress = p === 'Succeeded' ? PROGRESS_DONE : p === 'ImportInProgress' ? (o.progress ?? prev.progress ?? PROGRESS_UNKNOWN) : (prev.progress ?? PROGRESS_UNKNOWN);
+  const restarts = importerStatus(o.sourcePod ?? o.pod)?.restartCount;
+  const progress =
+    p === 'Succeeded' ? PROGRESS_DONE : p === 'ImportInProgress' || p === 'CloneInProgress' ? (o.progress ?? prev.progress ?? PROGRESS_UNKNOWN) : (prev.progress ?? PROGRESS_UNKNOWN);
   return {
     phase: p,
     progress,

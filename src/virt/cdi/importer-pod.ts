@@ -1,16 +1,17 @@
 /**
  * The importer pod of a DataVolume, shaped as CDI's (`importer-<name>`): one container running
- * `cairn cdi-import` from `cairn.local/cdi-importer`, the claim as volume `cdi-data-vol` mounted at
+ * `cairn cdi-import` from `cairn.local/cdi-importer` (http, registry or blank source), the claim as volume `cdi-data-vol` mounted at
  * /data (Filesystem) or handed as /dev/cdi-block-volume (Block), the certConfigMap at /certs, the
  * secretRef's accessKeyId/secretKey as env valueFrom (so no secret is written into the pod),
  * restartPolicy OnFailure, owned by the claim so it goes with it.
  */
 import type { KubeObject } from '../../util/object.js';
 import { pvcSpec } from '../../storage/api.js';
-import { type DataVolume, ANN_CREATED_BY_CONTROLLER, CDI_LABEL, SOURCE_HTTP, SOURCE_NONE } from './datavolume-api.js';
+import { type DataVolume, ANN_CREATED_BY_CONTROLLER, CDI_LABEL, SOURCE_HTTP, SOURCE_NONE, SOURCE_REGISTRY } from './datavolume-api.js';
 import { cdiImporterImage } from './importer-image.js';
 import { DEFAULT_FILESYSTEM_OVERHEAD } from './importer.js';
 import { PROGRESS_PORT } from './importer-protocol.js';
+import { isNodePull, withNodePull } from './registry-node-pull.js';
 
 const DATA_VOLUME = 'cdi-data-vol';
 const CERT_VOLUME = 'cdi-cert-vol';
@@ -19,10 +20,12 @@ const CERT_DIR = '/certs';
 export const importerPodName = (dv: DataVolume) => `importer-${dv.metadata.name}`;
 
 export function importerPod(dv: DataVolume, claim: KubeObject): KubeObject {
-  const http = dv.spec.source?.http;
+  const registry = dv.spec.source?.registry;
+  // The registry source takes the same endpoint, CA bundle and credentials as the http one (CDI's).
+  const http = dv.spec.source?.http ?? (registry?.url ? { url: registry.url, certConfigMap: registry.certConfigMap, secretRef: registry.secretRef } : undefined);
   const block = pvcSpec(claim).volumeMode === 'Block';
   const env: Record<string, unknown>[] = [
-    { name: 'IMPORTER_SOURCE', value: http ? SOURCE_HTTP : SOURCE_NONE },
+    { name: 'IMPORTER_SOURCE', value: registry ? SOURCE_REGISTRY : http ? SOURCE_HTTP : SOURCE_NONE },
     { name: 'IMPORTER_CONTENTTYPE', value: dv.spec.contentType ?? 'kubevirt' },
     { name: 'IMPORTER_IMAGE_SIZE', value: String(pvcSpec(claim).resources?.requests?.storage ?? '') },
     { name: 'OWNER_UID', value: dv.metadata.uid },
@@ -43,7 +46,7 @@ export function importerPod(dv: DataVolume, claim: KubeObject): KubeObject {
     }
   }
   if (!block) mounts.unshift({ name: DATA_VOLUME, mountPath: '/data' });
-  return {
+  const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
@@ -72,4 +75,5 @@ export function importerPod(dv: DataVolume, claim: KubeObject): KubeObject {
       volumes,
     },
   } as KubeObject;
+  return registry && isNodePull(registry) ? withNodePull(pod, registry) : pod;
 }

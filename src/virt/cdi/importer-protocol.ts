@@ -11,6 +11,8 @@ export const PROGRESS_PORT = 8443;
 export const PROGRESS_METRIC = 'kubevirt_cdi_import_progress_total';
 /** The importer's termination message on success (CDI's). */
 export const IMPORT_COMPLETE = 'Import Complete';
+/** A clone's source pod's and the DataVolume's message on success (CDI's). */
+export const CLONE_COMPLETE = 'Clone Complete';
 export const PROGRESS_UNKNOWN = 'N/A';
 export const PROGRESS_DONE = '100.0%';
 

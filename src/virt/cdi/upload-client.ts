@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Client, isNotFound } from '../../client/index.js';
 import type { ClusterConnection } from '../../client/kubeconfig.js';
@@ -86,33 +86,49 @@ export async function sendImage(o: SendImageOptions): Promise<void> {
   const { size } = await stat(o.file);
   const token = await uploadToken(o.client, o.dataVolume);
   const conn = await openPodPort(o.connection, o.dataVolume.metadata.namespace!, uploadPodName(o.dataVolume), UPLOAD_PORT);
+  try {
+    await postImage({ via: { createConnection: () => conn as never, host: 'localhost' }, body: createReadStream(o.file), size, token, what: o.file, onProgress: o.onProgress });
+  } finally {
+    conn.destroy();
+  }
+}
+
+export interface PostImageOptions {
+  /** How to reach the upload server: a port-forwarded connection, or its pod address. */
+  via: { createConnection: () => never; host: string } | { host: string; port: number };
+  body: Readable;
+  size: number;
+  token: string;
+  /** What is sent, for messages. */
+  what: string;
+  onProgress?: (sent: number, total: number) => void;
+}
+
+/** POSTs an image to an upload server (upload-server.ts); its refusal is an UploadError with its text. */
+export async function postImage(o: PostImageOptions): Promise<void> {
   let sent = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       sent += chunk.length;
-      o.onProgress?.(sent, size);
+      o.onProgress?.(sent, o.size);
       cb(null, chunk);
     },
   });
-  try {
-    const req = request({
-      createConnection: () => conn as never,
-      method: 'POST',
-      path: UPLOAD_PATHS[0],
-      headers: { host: 'localhost', authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    });
-    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req.on('response', (res) => void readAll(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject));
-      req.on('error', reject);
-    });
-    // The server may answer (a 401, a refused image) before it read everything: its answer is
-    // what counts, and the send's own failure (the connection closed under it) is only a symptom.
-    void pipeline(createReadStream(o.file), counter, req).catch(() => undefined);
-    const { status, body } = await answer.catch((e: Error) => {
-      throw new UploadError(`uploading ${o.file}: ${e.message}`);
-    });
-    if (status !== 200) throw new UploadError(body || `the upload server answered HTTP ${status}`);
-  } finally {
-    conn.destroy();
-  }
+  const req = request({
+    ...o.via,
+    method: 'POST',
+    path: UPLOAD_PATHS[0],
+    headers: { ...('port' in o.via ? {} : { host: o.via.host }), authorization: `Bearer ${o.token}`, 'content-type': 'application/octet-stream', 'content-length': String(o.size) },
+  });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on('response', (res) => void readAll(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject));
+    req.on('error', reject);
+  });
+  // The server may answer (a 401, a refused image) before it read everything: its answer is
+  // what counts, and the send's own failure (the connection closed under it) is only a symptom.
+  void pipeline(o.body, counter, req).catch(() => undefined);
+  const { status, body } = await answer.catch((e: Error) => {
+    throw new UploadError(`uploading ${o.what}: ${e.message}`);
+  });
+  if (status !== 200) throw new UploadError(body || `the upload server answered HTTP ${status}`);
 }
