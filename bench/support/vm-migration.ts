@@ -32,15 +32,14 @@ export const GOAL_DOWNTIME_MS = 100;
 export const GOAL_TOTAL_RATIO = 1.2;
 const VM = 'mig';
 
-/** A line every 5 ms (busybox usleep) on one never-ending HTTP response. */
+/** A line every 5 ms (busybox usleep) on one never-ending HTTP response (CRLF headers: Node's parser insists). */
 const USER_DATA = `#cloud-config
 write_files:
 - path: /www/cgi-bin/pulse
   permissions: '0755'
   content: |
     #!/bin/sh
-    echo "Content-Type: text/plain"
-    echo
+    printf 'Content-Type: text/plain\r\n\r\n'
     while true; do echo p; usleep 5000; done
 `;
 
