@@ -111,7 +111,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     },
     runtime,
     metrics: async () => (await storage?.metrics()) ?? '',
-    virt: { sockets: (ns, name) => virt().sockets(ns, name), pause: (ns, name) => virt().pause(ns, name), unpause: (ns, name) => virt().unpause(ns, name) },
+    virt: { sockets: (ns, name) => virt().sockets(ns, name), pause: (ns, name) => virt().pause(ns, name), unpause: (ns, name) => virt().unpause(ns, name), freeze: (ns, name, t) => virt().freeze(ns, name, t), unfreeze: (ns, name) => virt().unfreeze(ns, name) },
     logger,
   });
   const { port } = await server.start();

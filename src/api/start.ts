@@ -44,6 +44,7 @@ import { pvcResizeAdmission } from './admission/pvc-resize.js';
 import { kubevirtAdmission } from '../virt/api/vmi-admission.js';
 import { podIpHandoffAdmission } from './admission/pod-ip-handoff.js';
 import { migrationAdmission } from '../virt/api/vmim-admission.js';
+import { snapshotAdmission } from '../virt/api/vm-snapshot-admission.js';
 import { dataVolumeAdmission } from '../virt/cdi/datavolume-admission.js';
 import { launcherEvictionAdmission } from '../virt/api/vmim-admission-eviction.js';
 import { RbacAuthorizer } from './authz/rbac.js';
@@ -155,6 +156,7 @@ export async function startServer(cfg: ServerConfig): Promise<RunningServer> {
         kubevirtAdmission(),
         podIpHandoffAdmission(),
         migrationAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
+        snapshotAdmission({ registry: () => api.registry, catalog: () => api.catalog }),
         dataVolumeAdmission({ registry: () => api.registry, catalog: () => api.catalog, authz: () => authz }),
       ],
       logger: log,

@@ -7,6 +7,8 @@
  *   GET .../namespaces/NS/virtualmachineinstances/NAME/vnc       WebSocket -> agent /virt/vnc/NS/NAME
  *   PUT .../namespaces/NS/virtualmachineinstances/NAME/pause     PauseOptions   -> agent PUT /virt/pause/NS/NAME
  *   PUT .../namespaces/NS/virtualmachineinstances/NAME/unpause   UnpauseOptions -> agent PUT /virt/unpause/NS/NAME
+ *   PUT .../namespaces/NS/virtualmachineinstances/NAME/freeze    FreezeUnfreezeTimeout -> agent PUT /virt/freeze/NS/NAME
+ *   PUT .../namespaces/NS/virtualmachineinstances/NAME/unfreeze  (no body)      -> agent PUT /virt/unfreeze/NS/NAME
  *
  * Authorization is RBAC on `virtualmachineinstances/console` (and vnc, pause, unpause) in the
  * subresources.kubevirt.io group, with the request's verb: a WebSocket's GET is `get`, a PUT is
@@ -15,14 +17,17 @@
  * agent with the node proxy's piping, so the client completes its handshake with the agent and
  * the bytes flow through unchanged; the agent's refusals (Status objects) reach the client as
  * they are. Pause and unpause answer 200 with no body, as virt-api does; an agent's Status error
- * is handed on with its code.
+ * is handed on with its code. Freeze and unfreeze (the snapshot controller's, virt-api's
+ * lifecycle.go) check only that the VMI runs, and carry the freeze body to the node unread, as
+ * virt-api does. The PUTs are also served to in-process clients (the controller manager inside
+ * the server), through subresource-api.ts's vmiActionServers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { virtAgentPath, type VirtAction, type VirtStream } from '../agent/server/virt-routes.js';
 import { KUBEVIRT_GROUP } from '../virt/api/kubevirt.js';
-import { parseOptions, VMI_STREAMS } from '../virt/api/subresource-api.js';
+import { parseOptions, vmiActionServers, VMI_STREAMS } from '../virt/api/subresource-api.js';
 import type { Vmi } from '../virt/launcher/vmi-types.js';
 import { errorText, type Logger } from '../util/log.js';
 import type { ApiServer } from './api-server.js';
@@ -32,7 +37,7 @@ import { rejectUpgrade, writeStatus, type NodeProxy, type Target } from './node-
 import { parseRequestInfo, type ResourceRequest } from './request-info.js';
 import type { ApiRequest } from './types.js';
 
-const PATH_RE = /^\/apis\/subresources\.kubevirt\.io\/v1\/namespaces\/[^/]+\/virtualmachineinstances\/[^/]+\/(console|vnc|pause|unpause)$/;
+const PATH_RE = /^\/apis\/subresources\.kubevirt\.io\/v1\/namespaces\/[^/]+\/virtualmachineinstances\/[^/]+\/(console|vnc|pause|unpause|freeze|unfreeze)$/;
 /** virt-api's names in its errors (`virtualmachineinstance.kubevirt.io "x" not found`). */
 const VMI_RESOURCE = { group: KUBEVIRT_GROUP, resource: 'virtualmachineinstance' };
 const VM_RESOURCE = { group: KUBEVIRT_GROUP, resource: 'virtualmachine' };
@@ -53,7 +58,9 @@ type Kind = VirtStream | VirtAction;
 const isStream = (k: Kind): k is VirtStream => (VMI_STREAMS as readonly string[]).includes(k);
 
 export class VirtNodeProxy implements StreamingRoutes {
-  constructor(private readonly o: VirtNodeProxyOptions) {}
+  constructor(private readonly o: VirtNodeProxyOptions) {
+    vmiActionServers.set(o.api, (req) => this.action(req));
+  }
 
   handles(path: string): boolean {
     return PATH_RE.test(path);
@@ -70,7 +77,7 @@ export class VirtNodeProxy implements StreamingRoutes {
         throw ApiError.badRequest(NOT_WEBSOCKET);
       }
       if (req.method !== 'PUT') throw methodNotAllowed();
-      await this.pauseOrUnpause(kind, info, req);
+      await this.runAction(kind, info, req);
       res.writeHead(200, { 'cache-control': 'no-cache, private', 'content-length': 0 }).end();
     } catch (e) {
       writeStatus(res, this.toStatus(e));
@@ -113,7 +120,16 @@ export class VirtNodeProxy implements StreamingRoutes {
     return this.agentFor(vmi, `${virtAgentPath(kind, info.namespace!, info.name!)}${preserve}`);
   }
 
-  private async pauseOrUnpause(kind: VirtAction, info: ResourceRequest, req: ApiRequest): Promise<void> {
+  /** A PUT of an in-process client: as serve() answers it, with ApiErrors thrown. */
+  private async action(req: ApiRequest): Promise<void> {
+    const info = await this.admit(req);
+    const kind = info.subresource as Kind;
+    if (isStream(kind) || req.method !== 'PUT') throw methodNotAllowed();
+    await this.runAction(kind, info, req);
+  }
+
+  private async runAction(kind: VirtAction, info: ResourceRequest, req: ApiRequest): Promise<void> {
+    if (kind === 'freeze' || kind === 'unfreeze') return this.freezeOrUnfreeze(kind, info, req);
     const name = info.name!;
     // unpause refuses while the VM is being snapshotted, before reading its options (virt-api's order).
     if (kind === 'unpause') {
@@ -135,6 +151,13 @@ export class VirtNodeProxy implements StreamingRoutes {
     }
     const target = await this.agentFor(vmi, virtAgentPath(kind, info.namespace!, name));
     if (opts.dryRun?.[0] === 'All') return;
+    await this.agentPut(target, req.body ?? Buffer.alloc(0));
+  }
+
+  private async freezeOrUnfreeze(kind: 'freeze' | 'unfreeze', info: ResourceRequest, req: ApiRequest): Promise<void> {
+    const vmi = await this.fetchVmi(info);
+    if (vmi.status?.phase !== 'Running') throw ApiError.conflict(VMI_RESOURCE, info.name!, kind === 'freeze' ? 'VM is not running' : 'VMI is not running');
+    const target = await this.agentFor(vmi, virtAgentPath(kind, info.namespace!, info.name!));
     await this.agentPut(target, req.body ?? Buffer.alloc(0));
   }
 

@@ -38,9 +38,13 @@ import { dataVolumeController } from '../virt/cdi/datavolume-controller.js';
 import { vmController } from '../virt/controllers/vm-controller.js';
 import { vmiController } from '../virt/controllers/vmi-controller.js';
 import { migrationController } from '../virt/controllers/migration-controller.js';
+import { vmSnapshotController } from '../virt/snapshot/vm-snapshot-controller.js';
+import { vmRestoreController } from '../virt/snapshot/vm-restore-controller.js';
+import { vmVolumeSnapshotStatusController } from '../virt/snapshot/vm-volume-snapshot-status.js';
+import { vmCloneController } from '../virt/clone/vm-clone-controller.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController, migrationController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController, migrationController, vmSnapshotController, vmRestoreController, vmCloneController, vmVolumeSnapshotStatusController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

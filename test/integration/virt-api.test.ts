@@ -222,6 +222,8 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
       'virtualmachineinstances/vnc:get',
       'virtualmachineinstances/pause:update',
       'virtualmachineinstances/unpause:update',
+      'virtualmachineinstances/freeze:update',
+      'virtualmachineinstances/unfreeze:update',
     ]);
     // The group adds no resource names of its own: the short names still mean kubevirt.io.
     assert.match(await ok(['get', 'vms', '-n', NS]), /^testvm\s/m);

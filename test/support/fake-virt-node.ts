@@ -77,6 +77,16 @@ export class FakeVirtNode implements VirtNodeControl {
     this.paused = false;
   }
 
+  async freeze(namespace: string, name: string, unfreezeTimeoutSeconds: number): Promise<void> {
+    this.calls.push(`freeze ${namespace}/${name} ${unfreezeTimeoutSeconds}`);
+    this.requireVmi(namespace, name);
+  }
+
+  async unfreeze(namespace: string, name: string): Promise<void> {
+    this.calls.push(`unfreeze ${namespace}/${name}`);
+    this.requireVmi(namespace, name);
+  }
+
   async stop(): Promise<void> {
     for (const set of Object.values(this.connections)) for (const c of set) c.destroy();
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));

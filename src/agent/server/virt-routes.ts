@@ -6,6 +6,8 @@
  *   GET /virt/vnc/{namespace}/{name}[?preserveSession=true]    WebSocket: the VNC (RFB) stream
  *   PUT /virt/pause/{namespace}/{name}                         202 Accepted
  *   PUT /virt/unpause/{namespace}/{name}                       202 Accepted
+ *   PUT /virt/freeze/{namespace}/{name}   {"unfreezeTimeout":"5m0s"}   202 Accepted
+ *   PUT /virt/unfreeze/{namespace}/{name}                      202 Accepted
  *
  * The WebSockets carry the launcher socket's raw bytes in binary messages (subprotocol
  * `plain.kubevirt.io` when the client offers it). As virt-handler, one session per VMI and kind:
@@ -25,6 +27,7 @@ import { errorText } from '../../util/log.js';
 import { connectUnixSocket } from '../../util/unix-socket.js';
 import { VMI_ACTIONS, VMI_STREAMS } from '../../virt/api/subresource-api.js';
 import { VirtNodeError, type VirtNodeControl } from '../../virt/handler/virt-node-control.js';
+import { GoDurationError, parseGoDuration } from '../../virt/snapshot/go-duration.js';
 import { acceptWebSocketTunnel, type WebSocketTunnel } from './ws-tunnel.js';
 import { offeredProtocols } from './ws-channels.js';
 
@@ -39,6 +42,9 @@ export type VirtAction = (typeof VMI_ACTIONS)[number];
 export function virtAgentPath(kind: VirtStream | VirtAction, namespace: string, name: string): string {
   return `${VIRT_PATH_PREFIX}${kind}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
 }
+
+/** virt-handler's JSON decoder reads at most this much of a freeze body. */
+const MAX_FREEZE_BODY = 1024;
 
 const REASONS: Record<number, string> = { 400: 'BadRequest', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 500: 'InternalError', 503: 'ServiceUnavailable' };
 
@@ -81,23 +87,34 @@ export class VirtRoutes {
     return (url ?? '').startsWith(VIRT_PATH_PREFIX);
   }
 
-  /** pause and unpause; console and vnc without an upgrade are refused as virt-handler's upgrader refuses them. */
+  /** pause, unpause, freeze and unfreeze; console and vnc without an upgrade are refused as virt-handler's upgrader refuses them. */
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const route = parseVirtRoute(req.url ?? '/');
       if (!isAction(route.kind)) throw new VirtRouteError(400, "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header");
       if (req.method !== 'PUT') throw new VirtRouteError(405, 'Method Not Allowed');
       const control = this.requireControl();
-      // The options body is virt-api's to read (dryRun never reaches a node); drain it.
-      req.resume();
-      await (route.kind === 'pause' ? control.pause(route.namespace, route.name) : control.unpause(route.namespace, route.name));
-      this.log({ level: 'info', msg: `VirtualMachineInstance ${route.kind}d`, vmi: `${route.namespace}/${route.name}` });
+      await this.runAction(control, route, req);
+      this.log({ level: 'info', msg: `VirtualMachineInstance ${route.kind === 'freeze' || route.kind === 'unfreeze' ? `${route.kind} done` : `${route.kind}d`}`, vmi: `${route.namespace}/${route.name}` });
       res.writeHead(202).end();
     } catch (e) {
       const err = this.routeError(e);
       if (res.headersSent) res.destroy();
       else res.writeHead(err.code, { 'content-type': 'application/json' }).end(JSON.stringify(err.toStatus()));
     }
+  }
+
+  private async runAction(control: VirtNodeControl, route: VirtRoute, req: IncomingMessage): Promise<void> {
+    const { kind, namespace, name } = route;
+    if (kind === 'freeze') {
+      return control.freeze(namespace, name, await unfreezeTimeoutSeconds(req));
+    }
+    // The options body of the others is virt-api's to read (dryRun never reaches a node); drain it.
+    req.resume();
+    if (kind === 'unfreeze') {
+      return control.unfreeze(namespace, name);
+    }
+    return kind === 'pause' ? control.pause(namespace, name) : control.unpause(namespace, name);
   }
 
   /** console and vnc: the launcher's socket, then the WebSocket, then bytes both ways. */
@@ -197,6 +214,33 @@ function parseVirtRoute(url: string): VirtRoute {
   const [kind, namespace, name, ...rest] = parts;
   if (rest.length || !namespace || !name || !(isStream(kind) || isAction(kind))) throw new VirtRouteError(404, '404 page not found');
   return { kind, namespace, name, query: u.searchParams };
+}
+
+/** virt-handler's reading of a freeze body (v1.FreezeUnfreezeTimeout) and its refusals. */
+async function unfreezeTimeoutSeconds(req: IncomingMessage): Promise<number> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_FREEZE_BODY) throw new VirtRouteError(400, 'failed to unmarshal unfreeze timeout');
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  let body: { unfreezeTimeout?: unknown } = {};
+  if (text) {
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new VirtRouteError(400, 'failed to unmarshal unfreeze timeout');
+    }
+  }
+  if (body?.unfreezeTimeout === undefined || body.unfreezeTimeout === null) throw new VirtRouteError(400, 'Unfreeze timeout in freeze request is not set');
+  try {
+    if (typeof body.unfreezeTimeout !== 'string') throw new GoDurationError('not a string');
+    return Math.trunc(parseGoDuration(body.unfreezeTimeout) / 1000);
+  } catch {
+    throw new VirtRouteError(400, 'failed to unmarshal unfreeze timeout');
+  }
 }
 
 function rejectUpgrade(socket: Duplex, err: VirtRouteError): void {

@@ -3,7 +3,7 @@
  * web consoles, `cairn vm`) call: `PUT /apis/subresources.kubevirt.io/v1/namespaces/NS/
  * virtualmachines/NAME/{start,stop,restart,migrate}` with KubeVirt's option bodies, answered 202
  * Accepted with no body, or with KubeVirt's Status errors. These four only change API objects;
- * the VMI subresources that talk to the running guest (console, vnc, pause, unpause) are listed
+ * the VMI subresources that talk to the running guest (console, vnc, pause, unpause, freeze, unfreeze) are listed
  * here for discovery and served by src/api/virt-node-proxy.ts, which reaches the VMI's node.
  */
 import type { ApiServer } from '../../api/api-server.js';
@@ -23,7 +23,12 @@ const ACTIONS = ['start', 'stop', 'restart', 'migrate'] as const;
 type Action = (typeof ACTIONS)[number];
 /** The VMI subresources served through the VMI's node (WebSockets, then PUTs). */
 export const VMI_STREAMS = ['console', 'vnc'] as const;
-export const VMI_ACTIONS = ['pause', 'unpause'] as const;
+export const VMI_ACTIONS = ['pause', 'unpause', 'freeze', 'unfreeze'] as const;
+/**
+ * Who serves the VMI PUTs (VMI_ACTIONS) of an API server to its in-process clients, which reach
+ * `handle` and never the HTTPS front's streaming routes (src/api/virt-node-proxy.ts registers).
+ */
+export const vmiActionServers = new WeakMap<ApiServer, (req: ApiRequest) => Promise<void>>();
 /** virt-api's own name for a VM in its errors (`virtualmachine.kubevirt.io "x" not found`). */
 const VM_RESOURCE = { group: KUBEVIRT_GROUP, resource: 'virtualmachine' };
 
@@ -123,6 +128,11 @@ export const kubevirtSubresources: ExtensionGroup = {
     ...VMI_ACTIONS.map((a) => ({ name: `virtualmachineinstances/${a}`, namespaced: true, verbs: ['update'] })),
   ],
   async serve(api: ApiServer, req: ApiRequest, info: ResourceRequest): Promise<ApiResponse> {
+    const vmiAction = vmiActionServers.get(api);
+    if (info.resource === 'virtualmachineinstances' && vmiAction && (VMI_ACTIONS as readonly string[]).includes(info.subresource ?? '')) {
+      await vmiAction(req);
+      return { status: 200, contentType: 'text/plain; charset=utf-8', raw: '' };
+    }
     const action = ACTIONS.find((a) => a === info.subresource);
     if (info.resource !== 'virtualmachines' || !action || !info.name || !info.namespace) throw notFound();
     if (info.verb !== 'update') throw ApiError.methodNotAllowed('the server does not allow this method on the requested resource');

@@ -41,6 +41,7 @@ import type { Accel } from '../qemu/qemu-args.js';
 import { qemuArgs } from '../qemu/qemu-args.js';
 import { QEMU_BINARY } from '../qemu/qemu-process.js';
 import { type ContainerDisk, copiedDiskIds, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
+import { GuestFreezer } from './guest-freeze.js';
 import { LauncherSession } from './launcher-session.js';
 import { MigrationHandler, type MigrationLauncher } from './migration-handler.js';
 import { sourceHandedOver } from './migration-status.js';
@@ -87,6 +88,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
   private readonly queue = new WorkQueue<string>({ name: 'virt-handler' });
   private readonly live = new Map<string, Live>();
   private readonly ac = new AbortController();
+  private readonly freezer = new GuestFreezer();
   private runner?: { stop(): Promise<void> } | undefined;
   private readonly migrations: MigrationHandler;
 
@@ -121,6 +123,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
     this.ac.abort();
     await this.runner?.stop();
     await this.migrations.stop();
+    this.freezer.stop();
     // QEMU keeps running; the next agent reconnects.
     for (const l of this.live.values()) l.session.close();
     this.live.clear();
@@ -146,6 +149,19 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
     if (!l.session.state().userPaused) throw new VirtNodeError(409, 'VMI is not paused');
     await l.session.unpause();
     this.event(namespace, name, 'Unpaused', 'VirtualMachineInstance unpaused');
+  }
+
+  async freeze(namespace: string, name: string, unfreezeTimeoutSeconds: number): Promise<void> {
+    // KubeVirt refuses a freeze mid-migration: the guest would move on frozen.
+    const migration = migrationStateOf(this.vmis.store.getByName(name, namespace));
+    if (migration && !migration.completed) throw new VirtNodeError(409, 'failed to freeze VMI, VMI is currently during migration');
+    const l = this.liveFor(namespace, name);
+    await this.freezer.freeze(`${l.root}${PRIVATE_DIR}/${FILES.guestAgent}`, unfreezeTimeoutSeconds);
+  }
+
+  async unfreeze(namespace: string, name: string): Promise<void> {
+    const l = this.liveFor(namespace, name);
+    await this.freezer.unfreeze(`${l.root}${PRIVATE_DIR}/${FILES.guestAgent}`);
   }
 
   /** A Normal event on the VMI, as virt-handler records pause and unpause. */

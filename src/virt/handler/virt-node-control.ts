@@ -1,6 +1,6 @@
 /**
  * What the node's VirtHandler offers the agent's streaming server for the VMI subresources that
- * reach a running guest (console, vnc, pause, unpause), as KubeVirt's virt-handler serves them to
+ * reach a running guest (console, vnc, pause, unpause, freeze, unfreeze), as KubeVirt's virt-handler serves them to
  * virt-api. The agent server depends on this interface only.
  */
 
@@ -32,4 +32,12 @@ export interface VirtNodeControl {
   pause(namespace: string, vmiName: string): Promise<void>;
   /** QMP cont. */
   unpause(namespace: string, vmiName: string): Promise<void>;
+  /**
+   * guest-fsfreeze-freeze through the guest agent (idempotent when already frozen); the guest is
+   * thawed by itself after unfreezeTimeoutSeconds (0: never) if no unfreeze comes. The agent's
+   * refusal is VirtNodeError(400), as virt-handler answers a failed freeze.
+   */
+  freeze(namespace: string, vmiName: string, unfreezeTimeoutSeconds: number): Promise<void>;
+  /** guest-fsfreeze-thaw (nothing to do when thawed); cancels the pending safety thaw. */
+  unfreeze(namespace: string, vmiName: string): Promise<void>;
 }
