@@ -33,7 +33,7 @@ import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { makeClient, type BenchClient } from './support/kube.js';
 import type { PodWatchProgress, PodWatchReply, PodWatchRequest, PodWatchWorkerData } from './support/pod-watch-worker.js';
 import { procCpuSeconds, repoRoot, ServerProcess, type MemoryReading } from './support/server-process.js';
-import { errorText, round, roundSummary, runPool, summarize, type Summary } from './support/stats.js';
+import { errorText, round, roundSummary, runPool, summarize } from './support/stats.js';
 
 const env = (name: string, dflt: number) => {
   const v = process.env[name];

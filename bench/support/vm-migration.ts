@@ -32,14 +32,15 @@ export const GOAL_DOWNTIME_MS = 100;
 export const GOAL_TOTAL_RATIO = 1.2;
 const VM = 'mig';
 
-/** A line every 5 ms (busybox usleep) on one never-ending HTTP response (CRLF headers: Node's parser insists). */
+/** A line every 5 ms (busybox usleep) on one never-ending HTTP response. */
 const USER_DATA = `#cloud-config
 write_files:
 - path: /www/cgi-bin/pulse
   permissions: '0755'
   content: |
     #!/bin/sh
-    printf 'Content-Type: text/plain\r\n\r\n'
+    echo "Content-Type: text/plain"
+    echo
     while true; do echo p; usleep 5000; done
 `;
 
@@ -105,7 +106,8 @@ class GuestPulse {
 
   start(ip: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.req = request({ host: ip, port: 80, path: '/cgi-bin/pulse' }, (res) => {
+      // busybox httpd passes the CGI's LF-only header lines through, which Node's strict parser refuses.
+      this.req = request({ host: ip, port: 80, path: '/cgi-bin/pulse', insecureHTTPParser: true }, (res) => {
         res.on('data', () => this.arrivals.push(performance.now()));
         res.on('end', () => (this.ended = true));
         res.on('error', () => (this.ended = true));

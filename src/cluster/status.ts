@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client, HttpsTransport } from '../client/index.js';
-import { conditionOf, isNodeReady, isPodTerminal, NODES, nodeSpec, nodeStatus, PODS, podNodeName } from '../controllers/util/nodes.js';
+import { isNodeReady, isPodTerminal, NODES, nodeSpec, nodeStatus, PODS, podNodeName } from '../controllers/util/nodes.js';
 import { probeDns } from '../dns/probe.js';
 import { ClusterError } from './errors.js';
 import { checkHealth, type HealthResult } from './health.js';

@@ -6,7 +6,6 @@ import type { JsonSchema } from './shape.js';
 const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const ipv4 = `${octet}(\\.${octet}){3}`;
 
-const str = (description: string): JsonSchema => ({ type: 'string', description });
 const int = (description: string, range?: { min: number; max: number }, dflt?: number): JsonSchema => ({
   type: 'integer',
   description,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RawClient } from '../support/raw-https.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { adminCreate, binding, role, roleBindingPath, rolePath, until, user, userClient, writeUserKubeconfig } from '../support/users.js';
+import { adminCreate, binding, role, roleBindingPath, rolePath, until, userClient, writeUserKubeconfig } from '../support/users.js';
 
 let server: TestServer;
 let admin: RawClient;

@@ -3,13 +3,16 @@
  * VirtualMachine booted from a containerDisk (its disk copied to the target over NBD while memory
  * streams between the node namespaces) moves to the other node with `cairn vm migrate`, keeping
  * its pod IP and an open HTTP stream from a client pod on the node it left; the data it wrote to
- * its disk is there after the move; `kubectl drain` of its new node (evictionStrategy
+ * its disk is there after the move, and its serial console's tick counter goes on (no reboot); QEMU's
+ * downtime is reported; `kubectl drain` of its new node (evictionStrategy
  * LiveMigrate) moves it back instead of stopping it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
-import { CONTAINER_DISK, importContainerDisk, VM_BOOT_MS, waitVmiRunning, type VmiJson } from '../support/virt.js';
+import { CONTAINER_DISK, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson } from '../support/virt.js';
 import { until } from '../support/until.js';
 
 const NS = 'mig';
@@ -87,18 +90,7 @@ interface MigratingVmi extends VmiJson {
 
 const getVmi = async () => JSON.parse(await cluster.ok(['get', 'vmi', '-n', NS, 'mover', '-o', 'json'])) as MigratingVmi;
 
-/** `wget` from the client pod, retried until the guest answers. */
-async function fetchFromClient(url: string): Promise<string> {
-  return until(
-    `GET ${url} from the client pod`,
-    async () => {
-      const r = await cluster.kubectl(['exec', '-n', NS, 'client', '--', 'timeout', '10', 'wget', '-qO-', url], { timeoutMs: 30_000 });
-      return r.code === 0 ? r.stdout : undefined;
-    },
-    VM_BOOT_MS,
-    2000,
-  );
-}
+const fetchFromClient = (url: string) => fetchFromPod(cluster, NS, 'client', url);
 
 /** The ticks the client pod's open HTTP stream has received so far (`tick N` lines), and whether wget ended. */
 async function ticks(): Promise<{ last: number; count: number; ended: boolean }> {
@@ -195,8 +187,20 @@ describe('live migration', { timeout: 1_500_000 }, () => {
     const table = await cluster.ok(['get', 'vmim', '-n', NS]);
     assert.match(table, /^NAME\s+PHASE\s+VMI/m);
     assert.match(table, /\s+Succeeded\s+mover$/m);
-    const events = await cluster.ok(['get', 'events', '-n', NS, '--field-selector', `involvedObject.uid=${v.metadata.uid}`]);
-    assert.match(events, /Migrated|SuccessfulMigration/);
+    // The source node reports QEMU's own figures.
+    const events = await cluster.ok(['get', 'events', '-n', NS, '--field-selector', `involvedObject.uid=${v.metadata.uid},reason=Migrated`]);
+    const figures = /migrated to node (\S+)\. \(downtime (\d+) ms, total (\d+) ms\)/.exec(events);
+    assert.ok(figures, events);
+    assert.equal(figures[1], target);
+    console.log(`# migration ${source} → ${target}: QEMU downtime ${figures[2]} ms, total ${figures[3]} ms`);
+
+    // The guest never rebooted: the target QEMU's serial console shows the tick counter going on, no init.
+    const qemu = execFileSync('pgrep', ['-f', `guest=${NS}_mover,`], { encoding: 'utf8' }).trim().split('\n');
+    assert.equal(qemu.length, 1, 'one QEMU left: the source has quit');
+    const serial = readFileSync(`/proc/${qemu[0]}/root/var/run/kubevirt-private/serial.log`, 'utf8');
+    const serialTicks = [...serial.matchAll(/cairn-guest: tick (\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(serialTicks.length > 0 && serialTicks[0]! > 5, `the target's console goes on counting: ${serialTicks.slice(0, 3).join(', ')}`);
+    assert.doesNotMatch(serial, /cairn-guest: init/);
   });
 
   it('kubectl drain of the VM\'s node migrates it away (evictionStrategy LiveMigrate) instead of stopping it', async () => {

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
-import { CONTAINER_DISK, getVmi, type GuestDiskServer, guestVmManifest, importContainerDisk, serveGuestDisk, VM_BOOT_MS, waitVmiRunning } from '../support/virt.js';
+import { CONTAINER_DISK, fetchFromPod, getVmi, type GuestDiskServer, guestVmManifest, importContainerDisk, serveGuestDisk, VM_BOOT_MS, waitVmiRunning } from '../support/virt.js';
 import { until } from '../support/until.js';
 
 const NS = 'vms';
@@ -35,18 +35,7 @@ runcmd:
 const vmi = (name: string) => getVmi(cluster, NS, name);
 const waitRunning = (name: string, notUid?: string) => waitVmiRunning(cluster, NS, name, notUid);
 
-/** `kubectl exec client -- wget` of a URL until it answers (the guest boots after QEMU starts). */
-async function fetchFromClient(url: string): Promise<string> {
-  return until(
-    `GET ${url} from the client pod`,
-    async () => {
-      const r = await cluster.kubectl(['exec', '-n', NS, 'client', '--', 'timeout', '5', 'wget', '-qO-', url], { timeoutMs: 30_000 });
-      return r.code === 0 ? r.stdout : undefined;
-    },
-    VM_BOOT_MS,
-    2000,
-  );
-}
+const fetchFromClient = (url: string) => fetchFromPod(cluster, NS, 'client', url);
 
 const vmiManifest = (name: string, image: string) => `
 apiVersion: kubevirt.io/v1

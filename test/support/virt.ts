@@ -131,3 +131,16 @@ export function waitVmiRunning(cluster: CairnCluster, ns: string, name: string, 
     1000,
   );
 }
+
+/** `kubectl exec POD -- wget` of a URL until it answers (a guest boots a while after QEMU starts). */
+export function fetchFromPod(cluster: CairnCluster, ns: string, pod: string, url: string): Promise<string> {
+  return until(
+    `GET ${url} from pod ${pod}`,
+    async () => {
+      const r = await cluster.kubectl(['exec', '-n', ns, pod, '--', 'timeout', '10', 'wget', '-qO-', url], { timeoutMs: 30_000 });
+      return r.code === 0 ? r.stdout : undefined;
+    },
+    VM_BOOT_MS,
+    2000,
+  );
+}

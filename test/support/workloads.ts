@@ -3,7 +3,6 @@
  * stand-in kubelet that makes unscheduled pods Running and Ready after a delay (until the
  * simulated nodes can do it), polling waits, and the real kubectl with its own cache dir.
  */
-import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { Client, InProcessTransport, isConflict, isNotFound, type ResourceRef } from '../../src/client/index.js';
 import type { KubeObject } from '../../src/util/object.js';

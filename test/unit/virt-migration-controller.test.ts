@@ -36,7 +36,6 @@ const vmimObject = (name: string, vmiName: string, annotations?: Record<string, 
 const getVmi = (name: string) => c.resource(VMIS).get(name, NS) as Promise<Vmi>;
 const getVmim = (name: string) => c.resource(VMIMS).get(name, NS) as unknown as Promise<VirtualMachineInstanceMigration>;
 const launchers = async (vmi: Vmi) => (await c.resource(R.pods).list({ namespace: NS, labelSelector: `kubevirt.io/created-by=${vmi.metadata.uid}` })).items;
-const stateOf = async (name: string) => (await getVmi(name)).status?.migrationState as MigrationState | undefined;
 const phaseOf = async (name: string) => (await getVmim(name)).status?.phase;
 
 /** Read-modify-write with retries, as a node component writes the whole VMI. */

@@ -8,7 +8,7 @@
  * the pod restarts and the DataVolume shows why).
  */
 import { createReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLONE_SOURCE_DEVICE, CLONE_SOURCE_DIR, CLONE_UPLOAD_URL_ENV } from '../../virt/cdi/clone-source-pod.js';
 import { DISK_IMAGE } from '../../virt/cdi/importer.js';
@@ -17,9 +17,9 @@ import { UPLOAD_TOKEN_ENV } from '../../virt/cdi/upload-api.js';
 import { postImage } from '../../virt/cdi/upload-client.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
+import { runPodEntrypoint } from '../pod-entrypoint.js';
 import { blockDeviceSize, progressReporter } from './cdi-import.js';
 
-const TERMINATION_LOG = '/dev/termination-log';
 
 async function runCloneSource(env: NodeJS.ProcessEnv): Promise<string> {
   const url = env[CLONE_UPLOAD_URL_ENV];
@@ -54,18 +54,5 @@ export const cdiCloneSourceCommand: Command = {
   usage: 'usage: cairn cdi-clone-source   (run by clone source pods; reads UPLOAD_URL, UPLOAD_TOKEN, OWNER_UID)',
   hidden: true,
   options: {},
-  async run() {
-    let message: string;
-    let code = 0;
-    try {
-      message = await runCloneSource(process.env);
-      console.log(message);
-    } catch (e) {
-      message = (e as Error).message;
-      code = 1;
-      console.error(`error: ${message}`);
-    }
-    await writeFile(TERMINATION_LOG, message, { flag: 'r+' }).catch(() => undefined);
-    return code;
-  },
+  run: () => runPodEntrypoint(() => runCloneSource(process.env)),
 };

@@ -21,13 +21,13 @@ import { formatProgress, IMPORT_COMPLETE, PROGRESS_PORT, progressMetricText } fr
 import { parseQuantity } from '../../registry/validation.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
+import { runPodEntrypoint } from '../pod-entrypoint.js';
 
 const BLOCK_DEVICE = '/dev/cdi-block-volume';
 const DATA_DIR = '/data';
 const SCRATCH_DIR = '/tmp/cdi-scratch';
 /** The pulled image's disk, apart from the import's scratch (which the import empties first). */
 const REGISTRY_SCRATCH_DIR = '/tmp/cdi-registry';
-const TERMINATION_LOG = '/dev/termination-log';
 
 /** The size of a block device from sysfs (Node's stat reports 0 for devices). */
 export async function blockDeviceSize(device: string): Promise<number> {
@@ -137,19 +137,5 @@ export const cdiImportCommand: Command = {
   usage: 'usage: cairn cdi-import   (run by importer pods; reads IMPORTER_SOURCE, IMPORTER_ENDPOINT, IMPORTER_CERT_DIR, IMPORTER_ACCESS_KEY_ID, IMPORTER_SECRET_KEY, FILESYSTEM_OVERHEAD)',
   hidden: true,
   options: {},
-  async run() {
-    let message: string;
-    let code = 0;
-    try {
-      message = await runImport(process.env);
-      console.log(message);
-    } catch (e) {
-      message = (e as Error).message;
-      code = 1;
-      console.error(`error: ${message}`);
-    }
-    // Only into the file the agent made for the container ('r+': never a new file in a host's /dev).
-    await writeFile(TERMINATION_LOG, message, { flag: 'r+' }).catch(() => undefined);
-    return code;
-  },
+  run: () => runPodEntrypoint(() => runImport(process.env)),
 };

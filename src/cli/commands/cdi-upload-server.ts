@@ -6,16 +6,15 @@
  * UPLOAD_TOKEN (the upload Secret), FILESYSTEM_OVERHEAD as for the importer. The termination
  * message is `Upload Complete`, as the importer's is `Import Complete`.
  */
-import { writeFile } from 'node:fs/promises';
 import { DEFAULT_FILESYSTEM_OVERHEAD } from '../../virt/cdi/importer.js';
 import { UPLOAD_COMPLETE, UPLOAD_PORT, UPLOAD_TOKEN_ENV } from '../../virt/cdi/upload-api.js';
 import { createUploadServer } from '../../virt/cdi/upload-server.js';
 import { CliError } from '../errors.js';
 import type { Command } from '../main.js';
+import { writeTerminationMessage } from '../pod-entrypoint.js';
 import { importTarget } from './cdi-import.js';
 
 const SCRATCH_DIR = '/tmp/cdi-scratch';
-const TERMINATION_LOG = '/dev/termination-log';
 
 export const cdiUploadServerCommand: Command = {
   name: 'cdi-upload-server',
@@ -35,7 +34,7 @@ export const cdiUploadServerCommand: Command = {
     server.closeAllConnections();
     console.log(UPLOAD_COMPLETE);
     // Only into the file the agent made for the container ('r+': never a new file in a host's /dev).
-    await writeFile(TERMINATION_LOG, UPLOAD_COMPLETE, { flag: 'r+' }).catch(() => undefined);
+    await writeTerminationMessage(UPLOAD_COMPLETE);
     return 0;
   },
 };

@@ -4,7 +4,7 @@
  * `involvedObject`, `source`, `count`...) even for events.k8s.io requests; we keep those paths.
  * The table is core Event's table, computed from the v1 fields.
  */
-import { type FieldError, FieldPath, fieldErr } from '../../registry/field-errors.js';
+import { type FieldError, fieldErr } from '../../registry/field-errors.js';
 import { isQualifiedName } from '../../registry/validation.js';
 import { deepEqual, type KubeObject } from '../../util/object.js';
 import { eventCells } from '../core/event.js';
