@@ -173,6 +173,10 @@ export class Overlay {
     const cluster = nv.cidr(`${this.clusterCidr.network}/${this.clusterCidr.prefix}`);
     const own = nv.cidr(`${this.podCidr.network}/${this.podCidr.prefix}`);
     return [
+      // Only a connection's first packet passes a nat chain, and for TCP that is its SYN — unless
+      // conntrack picked the connection up mid-stream, as when a migrated VM's open connection
+      // goes on from this node: a new source address there would make the peer reset it.
+      withComment(rule`tcp flags != syn / fin,syn,rst,ack return`, 'a connection picked up mid-stream: no NAT'),
       withComment(rule`ip saddr ${cluster} ip daddr ${cluster} return`, 'pod to pod: no NAT'),
       withComment(rule`ip saddr ${cluster} ip daddr != ${nv.cidr('224.0.0.0/4')} masquerade fully-random`, 'pod to outside'),
       withComment(rule`ip saddr != ${cluster} ip daddr ${own} return`, 'outside to local pods: no NAT'),

@@ -122,7 +122,7 @@ test('pod traffic leaving the cluster CIDR is masqueraded to the node address', 
   assert.equal(await tcpProbe(pods.get('p1')!.netns, n2.underlayIP, 9090), nodes.get(1)!.node.underlayIP);
   const st = await nodes.get(1)!.overlay.nft().list();
   assert.ok(st?.chains.some((c) => c.name === 'pod-masquerade' && c.hook === 'postrouting' && c.type === 'nat'));
-  assert.equal(st?.rules.filter((r) => r.chain === 'pod-masquerade').length, 4);
+  assert.equal(st?.rules.filter((r) => r.chain === 'pod-masquerade').length, 5);
 });
 
 test('a removed node disappears from the others after reconcile', async () => {

@@ -102,9 +102,13 @@ test('the VMI controller follows a migration: the source stays current, both pod
   const next = nextVmi(migrating, input(source, [source, target]));
   assert.equal(next.status?.phase, 'Running');
   assert.deepEqual(next.status?.activePods, { 'virt-launcher-v-src-uid': 'node-1', 'virt-launcher-v-tgt-uid': 'node-2' });
-  // Handed over, nodeName not moved yet, the source launcher has exited 0.
+  // The source sent everything but the target has not taken the guest in: the source stays current
+  // (a target that then fails to load the guest must not end the VMI).
+  const sent = vmi({}, { phase: 'Running', nodeName: 'node-1', migrationState: { migrationUid: 'm', targetPod: target.metadata.name, targetNode: 'node-2', completed: true } });
+  assert.equal(currentPod(sent, [source, target]), source);
+  // Handed over (the guest runs on the target), nodeName not moved yet, the source launcher has exited 0.
   const sourceDone = pod('virt-launcher-v-src', 'node-1', { phase: 'Succeeded', containerStatuses: [{ name: 'compute', state: { terminated: { exitCode: 0 } } }] });
-  const handedOver = vmi({}, { phase: 'Running', nodeName: 'node-1', migrationState: { migrationUid: 'm', targetPod: target.metadata.name, targetNode: 'node-2', completed: true } });
+  const handedOver = vmi({}, { phase: 'Running', nodeName: 'node-1', migrationState: { migrationUid: 'm', targetPod: target.metadata.name, targetNode: 'node-2', completed: true, targetNodeDomainReadyTimestamp: '2026-01-01T00:06:00Z' } });
   const cur = currentPod(handedOver, [sourceDone, target]);
   assert.equal(cur, target);
   assert.equal(nextVmi(handedOver, input(cur, [sourceDone, target])).status?.phase, 'Running');

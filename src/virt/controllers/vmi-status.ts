@@ -54,8 +54,10 @@ export const isFinalPhase = (phase: string | undefined) => phase === 'Succeeded'
  * not the guest ending.
  */
 export function currentPod(vmi: Vmi, owned: KubeObject[]): KubeObject | undefined {
-  const migration = vmi.status?.migrationState as { completed?: boolean; failed?: boolean; targetPod?: string } | undefined;
-  const handedOver = migration?.completed && !migration.failed ? owned.find((p) => p.metadata.name === migration.targetPod) : undefined;
+  // The target is current once it runs the guest (targetNodeDomainReadyTimestamp), not when the
+  // source has sent everything: a target that then fails to load it must not end the VMI.
+  const migration = vmi.status?.migrationState as { completed?: boolean; failed?: boolean; targetPod?: string; targetNodeDomainReadyTimestamp?: string } | undefined;
+  const handedOver = migration?.completed && !migration.failed && migration.targetNodeDomainReadyTimestamp ? owned.find((p) => p.metadata.name === migration.targetPod) : undefined;
   if (handedOver) return handedOver;
   const node = vmi.status?.nodeName;
   const candidates = owned.filter((p) => !node || podNodeName(p) === node);

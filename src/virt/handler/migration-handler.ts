@@ -144,10 +144,11 @@ export class MigrationHandler {
       // Otherwise QEMU has already taken the guest in (an agent restarted after the switchover).
     }
     if (t?.target && !(await t.target.guestHere())) return { requeueAfterMs: 1_000 };
+    // The address first: the guest runs here already and its peers' packets still go to the source.
+    await this.d.activatePodIpHandoff(pod.metadata.uid!);
     await t?.target?.finish();
     this.targets.set(key, { uid: ms.migrationUid, ready: true });
     if (vmi.status?.conditions?.some((c) => c.type === 'Paused' && c.status === 'True' && c.reason === 'PausedByUser')) await l.session.adoptUserPause();
-    await this.d.activatePodIpHandoff(pod.metadata.uid!);
     await this.patchState(vmi, ms.migrationUid, { targetNodeDomainReadyTimestamp: now() }, 'target');
     this.log('info', 'migrated guest runs on the target', vmi, { migration: ms.migrationUid });
   }
@@ -162,6 +163,14 @@ export class MigrationHandler {
       this.sources.delete(key);
     }
     if (!ms) return;
+    // The target failed after QEMU here had handed the guest over (it could not load what it got):
+    // the guest is still whole here, paused in postmigrate, and resumes, as libvirt's Confirm does.
+    if (ms.failed && ms.completed && ms.sourceNode === this.d.ctx.nodeName && vmi.status?.nodeName === this.d.ctx.nodeName && l.session.state().runState === 'postmigrate') {
+      await l.session.qmp.cont();
+      this.log('info', 'migration target failed after the hand-over: the guest resumed on the source', vmi, { migration: ms.migrationUid });
+      this.d.ctx.recorder.event(vmi, 'Warning', 'Migrated', EVENT.resumedOnSource(this.d.ctx.nodeName));
+      return;
+    }
     const running = this.sources.get(key);
     if (running && !running.source.ended) {
       if (ms.abortRequested && !running.source.aborting) {

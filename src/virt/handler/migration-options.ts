@@ -80,6 +80,7 @@ export const EVENT = {
   migrated: (node: string, downtimeMs?: number, totalMs?: number) =>
     `The VirtualMachineInstance migrated to node ${node}.${downtimeMs !== undefined && totalMs !== undefined ? ` (downtime ${downtimeMs} ms, total ${totalMs} ms)` : ''}`,
   failed: (uid: string, reason: string) => `VirtualMachineInstance migration uid ${uid} failed. reason:${reason}`,
+  resumedOnSource: (node: string) => `The migration target failed after the hand-over; the VirtualMachineInstance resumed on node ${node}.`,
 } as const;
 
 /**

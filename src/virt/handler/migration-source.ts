@@ -16,6 +16,9 @@ import { type MigrationInfo, type QmpClient, QmpClosedError, QmpError, QmpTimeou
 import { MigrationProxy } from './migration-proxy.js';
 import { completionTimeoutSeconds, FAILURE, ProgressWatermark, sourceCapabilities, sourceParameters, timeoutVerdict } from './migration-options.js';
 
+/** How long a completed migration's forwarding children may take to drain before they are ended. */
+const DRAIN_GRACE_MS = 60_000;
+
 export interface SourceMigrationInput {
   qmp: QmpClient;
   /** The launcher's root as the host sees it: /proc/<QEMU pid>/root ('' for a QEMU of the host's). */
@@ -97,6 +100,7 @@ export class SourceMigration {
   private async run(): Promise<SourceOutcome> {
     const { qmp } = this.i;
     let wasRunning = true;
+    let completed = false;
     try {
       await this.openProxies();
       if (this.i.adopt) {
@@ -106,7 +110,9 @@ export class SourceMigration {
           return { result: 'failed', reason: `Live migration failed: the node agent restarted and QEMU reports the migration ${info.status ?? 'not started'}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`, aborted: false };
         }
         this.postCopy = info.status?.startsWith('postcopy') ?? false;
-        return await this.monitor(this.i.adopt.startedAtMs);
+        const adopted = await this.monitor(this.i.adopt.startedAtMs);
+        completed = adopted.result === 'completed';
+        return adopted;
       }
       wasRunning = (await qmp.queryStatus()).status === 'running';
       const startedAtMs = Date.now();
@@ -122,6 +128,7 @@ export class SourceMigration {
       await qmp.migrate(`unix:${this.i.privateDir}/${MIGRATION_FILES.outgoing}`);
       this.log('migration started', { target: this.i.targetAddress, memoryPort: this.i.memoryPort, blockPort: this.i.blockPort });
       const out = await this.monitor(startedAtMs);
+      completed = out.result === 'completed';
       if (out.result === 'failed') await this.cleanUpFailed(wasRunning);
       return out;
     } catch (e) {
@@ -129,7 +136,7 @@ export class SourceMigration {
       if (!this.detached) await this.cleanUpFailed(wasRunning).catch(() => undefined);
       return { result: 'failed', reason, aborted: false };
     } finally {
-      if (!this.detached) await this.stopProxies();
+      if (!this.detached) await this.stopProxies(completed);
     }
   }
 
@@ -143,8 +150,20 @@ export class SourceMigration {
     }
   }
 
-  private async stopProxies(): Promise<void> {
-    for (const p of this.proxies.splice(0)) await p.stop();
+  /**
+   * After a completed migration only the listeners go: QEMU's `completed` means it wrote the last
+   * bytes into the proxy, not that they reached the target, and the forwarding children end by
+   * themselves once both sides closed (a group kill there truncated the stream under load, and the
+   * target failed to load the guest). Whatever is still there after a while goes anyway.
+   */
+  private async stopProxies(completed: boolean): Promise<void> {
+    const proxies = this.proxies.splice(0);
+    if (!completed) {
+      for (const p of proxies) await p.stop();
+      return;
+    }
+    for (const p of proxies) await p.stopListening();
+    setTimeout(() => void Promise.all(proxies.map((p) => p.stop())), DRAIN_GRACE_MS).unref();
   }
 
   /** Mirrors every copied disk into the target's NBD export until all are in sync; an outcome when it had to stop. */

@@ -40,6 +40,13 @@ export class MasqueradeError extends Error {
   override name = 'MasqueradeError';
 }
 
+/**
+ * The guest's gateway (the bridge) has this MAC in every launcher: a migrated guest keeps its ARP
+ * entry for 10.0.2.1, and a gateway MAC that changed with the target pod would black-hole its
+ * traffic until that entry expired (a second or more of silence on every connection).
+ */
+export const MASQUERADE_GATEWAY_MAC = '02:00:00:00:00:01';
+
 const CHAIN_PRE = 'virt-masq-prerouting';
 const CHAIN_POST = 'virt-masq-postrouting';
 
@@ -80,10 +87,16 @@ export async function setupMasqueradeDatapath(s: MasqueradeSpec): Promise<DhcpSe
   const ip = Ip.ns(s.netns);
   const pod = await ip.link(d.podIface);
   if (!pod) throw new MasqueradeError(`masquerade: ${d.podIface} does not exist in ${s.netns}`);
-  await ip.ensureBridge(d.bridge, { mtu: pod.mtu });
+  await ip.ensureBridge(d.bridge, { mtu: pod.mtu, address: MASQUERADE_GATEWAY_MAC });
   await ip.ensureAddr(d.bridge, d.gatewayCidr);
   await ensureTap(ip, { name: d.tap, bridge: d.bridge, mtu: pod.mtu, owner: s.tapOwner });
   await ip.sysctl('net.ipv4.ip_forward', 1);
+  // A migration's source launcher keeps receiving a connection's packets until every node routes
+  // the pod IP to the target, and they acknowledge data the guest sent from the target: strict
+  // window tracking would call them invalid, leave them un-NATed and the pod's own stack would
+  // reset the connection. Liberal tracking NATs them to the guest that has left (they are lost,
+  // and TCP sends them again to the target).
+  await ip.sysctl('net.netfilter.nf_conntrack_tcp_be_liberal', 1);
   const nft = new Nft({ netns: s.netns });
   const r = masqueradeRules(s);
   await nft.syncChain({ name: CHAIN_PRE, base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' } }, r.prerouting);
