@@ -288,7 +288,11 @@ test('an agent killed with Ceph volumes staged unstages, once back, those no pod
 test('reclaim Delete removes the RBD image and the subvolume; nothing stays mounted or attached', async () => {
   for (const p of ['rbd-r', 'fs-a']) await deletePod(p);
   await cluster.ok(['delete', 'pvc', 'rbd-rwo', 'rbd-block', 'fs-rwx', '--wait=true', '--timeout=90s']);
-  await until('every Ceph PV gone', async () => !(await cluster.ok(['get', 'pv', '-o', 'name'])).trim(), 180_000, 1000); // image and subvolume removal is slow on a busy 2-core machine
+  // Image and subvolume removal is slow on a busy 2-core machine; what is left is named if it never ends.
+  await until('every Ceph PV gone', async () => {
+    if (!(await cluster.ok(['get', 'pv', '-o', 'name'])).trim()) return true;
+    throw new Error(`${await cluster.ok(['get', 'pv', '-o', 'wide'])}\n${await cluster.ok(['get', 'events', '-A', '--field-selector', 'involvedObject.kind=PersistentVolume'])}`);
+  }, 300_000, 1000);
   assert.doesNotMatch(await cephTool('rbd', 'ls', 'cairn-rbd'), /csi-/);
   assert.deepEqual(JSON.parse(await cephTool('ceph', 'fs', 'subvolume', 'ls', 'cairnfs', '--format', 'json')), []);
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
