@@ -15,6 +15,7 @@ import { decodeBody } from './decode.js';
 import { ApiError } from './errors.js';
 import type { ActionHandler } from './action-subresources.js';
 import type { ApiRequest, ApiResponse } from './types.js';
+import { rfc3339 } from '../controllers/util/nodes.js';
 
 export const POD_CREATE_SUBRESOURCES = new Set(['binding', 'eviction']);
 
@@ -37,7 +38,6 @@ function decode(req: ApiRequest): Record<string, unknown> {
   return value;
 }
 
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** POST .../pods/NAME/binding */
 export async function createPodBinding(registry: GenericRegistry, kind: KindDefinition, ns: string, name: string, req: ApiRequest, ctx: WriteContext): Promise<ApiResponse> {

@@ -13,19 +13,19 @@ import { objectKeyOf, simpleController } from '../../controllers/context.js';
 import { NAMESPACES } from '../../controllers/namespace.js';
 import { isControlledBy } from '../../controllers/util/controller-ref.js';
 import { Expectations } from '../../controllers/util/expectations.js';
-import { PODS } from '../../controllers/util/nodes.js';
+import { PODS, rfc3339 } from '../../controllers/util/nodes.js';
 import { PVCS, pvcSpec } from '../../storage/api.js';
 import { deepEqual, type KubeObject } from '../../util/object.js';
 import type { MigrationPolicy } from '../api/migration-policy.js';
 import { ANN_DOMAIN, APP_VIRT_LAUNCHER, LABEL_APP } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
-import { DEFAULT_MIGRATION_CONFIGURATION, LABEL_MIGRATION_JOB_UID, MIGRATION_POLICIES, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
+import { DEFAULT_MIGRATION_CONFIGURATION, LABEL_MIGRATION_JOB_UID, MIGRATION_POLICIES, migrationStateOf, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
 import { migrationsToCollect } from './migration-gc.js';
 import { isFinalMigration, parallelLimitReached } from './migration-limits.js';
 import { DEFAULT_PENDING_TIMEOUTS, type MigrationAction, type MigrationEvent, type MigrationStep, type PendingTimeouts, REASON, stepMigration } from './migration-phase.js';
 import { resolveMigrationConfiguration } from './migration-policy-match.js';
 import { migrationTargetPod } from './migration-target-pod.js';
-import { dropTargetLabel, handOff, markFailed, migrationStateOf, moveToTarget, requestAbort, TARGET_POD_DOWN } from './migration-vmi.js';
+import { dropTargetLabel, handOff, markFailed, moveToTarget, requestAbort, TARGET_POD_DOWN } from './migration-vmi.js';
 import { VMIS } from './vm-api.js';
 import { isPodDown } from './vmi-pod-state.js';
 import { currentPod } from './vmi-status.js';
@@ -161,7 +161,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
             await writeVmi(moveToTarget(vmi, target));
             return [];
           case 'markFailedOnVmi':
-            await writeVmi(markFailed(vmi, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')));
+            await writeVmi(markFailed(vmi, rfc3339()));
             return [{ on: 'vmi', type: 'Warning', reason: REASON.failed, message: `VirtualMachineInstance migration uid ${vmim.metadata.uid} failed. reason: ${TARGET_POD_DOWN}` }];
           case 'dropTargetLabel':
             await writeVmi(dropTargetLabel(vmi));

@@ -6,8 +6,7 @@
  * (one just created counts before the cache shows it). The others stay Pending. Pure.
  */
 import type { Vmi } from '../launcher/vmi-types.js';
-import type { MigrationConfiguration, VirtualMachineInstanceMigration } from '../migration/migration-state.js';
-import { migrationStateOf } from './migration-vmi.js';
+import { type MigrationConfiguration, migrationStateOf, type VirtualMachineInstanceMigration } from '../migration/migration-state.js';
 
 export const isFinalMigration = (m: VirtualMachineInstanceMigration) => m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed';
 

@@ -23,11 +23,11 @@ import { podNodeName } from '../../controllers/util/nodes.js';
 import { podCondition, podPhase } from '../../controllers/util/pod-state.js';
 import type { KubeObject } from '../../util/object.js';
 import type { Vmi } from '../launcher/vmi-types.js';
-import { LABEL_MIGRATION_TARGET_NODE, type MigrationConfiguration, type MigrationPhase, type MigrationState, type VirtualMachineInstanceMigration } from '../migration/migration-state.js';
+import { LABEL_MIGRATION_TARGET_NODE, type MigrationConfiguration, type MigrationPhase, type MigrationState, migrationStateOf, type VirtualMachineInstanceMigration } from '../migration/migration-state.js';
 import { isFinalMigration } from './migration-limits.js';
-import { migrationStateOf } from './migration-vmi.js';
 import { isLauncherStarted, isPodDown } from './vmi-pod-state.js';
 import { isFinalPhase } from './vmi-status.js';
+import { rfc3339 } from '../../controllers/util/nodes.js';
 
 /** KubeVirt's finalizer on every VMIM (its mutating webhook adds it). */
 export const MIGRATION_FINALIZER = 'kubevirt.io/migrationJobFinalize';
@@ -100,7 +100,6 @@ export interface MigrationStep {
 /** How soon a migration held back by the limits is looked at again (KubeVirt: 1-5 s by priority). */
 export const LIMIT_RECHECK_MS = 3000;
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function timeoutSeconds(vmim: VirtualMachineInstanceMigration, annotation: string, fallback: number): number {
   const n = Number.parseInt(vmim.metadata.annotations?.[annotation] ?? '', 10);

@@ -7,13 +7,12 @@
 import { podNodeName } from '../../controllers/util/nodes.js';
 import type { KubeObject } from '../../util/object.js';
 import type { Vmi, VmiVolume } from '../launcher/vmi-types.js';
-import { LABEL_MIGRATION_TARGET_NODE, type MigrationConfiguration, type MigrationState } from '../migration/migration-state.js';
+import { LABEL_MIGRATION_TARGET_NODE, type MigrationConfiguration, type MigrationState, migrationStateOf } from '../migration/migration-state.js';
 import { LABEL_NODE_NAME } from './vmi-status.js';
 
 /** What KubeVirt's controller writes when the target pod went down before the migration started. */
 export const TARGET_POD_DOWN = 'Target pod is down';
 
-export const migrationStateOf = (vmi: Vmi | undefined): MigrationState | undefined => vmi?.status?.migrationState as MigrationState | undefined;
 
 /** A disk the guest cannot write (a CD-ROM unless made writable, a read-only disk or LUN): KubeVirt's isReadOnlyDisk. */
 function readOnlyVolumes(vmi: Vmi): Set<string> {

@@ -15,6 +15,7 @@ import type { Vmi, VmiStatusTyped } from '../launcher/vmi-types.js';
 import type { VmCondition } from './vm-api.js';
 import { imageError, isLauncherStarted, isPodDown, isPodDownOrGoingDown, isProvisioningPod, launcherTermination } from './vmi-pod-state.js';
 import { hasFailedDataVolume, type VolumeCheck } from './vmi-volumes.js';
+import { migrationStateOf } from '../migration/migration-state.js';
 
 /** KubeVirt's VMI finalizer (its virt-api adds it on create): the VMI outlives its launcher pods. */
 export const VMI_FINALIZER = 'kubevirt.io/foregroundDeleteVirtualMachine';
@@ -56,7 +57,7 @@ export const isFinalPhase = (phase: string | undefined) => phase === 'Succeeded'
 export function currentPod(vmi: Vmi, owned: KubeObject[]): KubeObject | undefined {
   // The target is current once it runs the guest (targetNodeDomainReadyTimestamp), not when the
   // source has sent everything: a target that then fails to load it must not end the VMI.
-  const migration = vmi.status?.migrationState as { completed?: boolean; failed?: boolean; targetPod?: string; targetNodeDomainReadyTimestamp?: string } | undefined;
+  const migration = migrationStateOf(vmi);
   const handedOver = migration?.completed && !migration.failed && migration.targetNodeDomainReadyTimestamp ? owned.find((p) => p.metadata.name === migration.targetPod) : undefined;
   if (handedOver) return handedOver;
   const node = vmi.status?.nodeName;

@@ -9,17 +9,17 @@ import { isNotFound, type Informer } from '../../client/index.js';
 import type { NodeAddonContext } from '../../agent/node-addon.js';
 import type { Pod } from '../../agent/pods/api-types.js';
 import type { KubeObject } from '../../util/object.js';
-import { migrationStateOf } from '../controllers/migration-vmi.js';
+import { MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY, type MigrationState, migrationStateOf } from '../migration/migration-state.js';
 import { VMIS } from '../controllers/vm-api.js';
 import { PRIVATE_DIR } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
-import { MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY, type MigrationState } from '../migration/migration-state.js';
 import { guestMemory } from './launch-plan.js';
 import type { LauncherSession } from './launcher-session.js';
 import { EVENT } from './migration-options.js';
 import { SourceMigration } from './migration-source.js';
 import { abortedBeforeStartFields, outcomeFields, sourceAction, targetAction } from './migration-status.js';
 import { TargetMigration } from './migration-target.js';
+import { rfc3339 } from '../../controllers/util/nodes.js';
 
 const NODES = { group: '', version: 'v1', plural: 'nodes', namespaced: false, kind: 'Node' } as const;
 
@@ -42,7 +42,6 @@ export interface MigrationLauncher {
   copiedDisks: string[];
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export class MigrationHandler {
   private readonly nodes: Informer<KubeObject>;
@@ -149,7 +148,7 @@ export class MigrationHandler {
     await t?.target?.finish();
     this.targets.set(key, { uid: ms.migrationUid, ready: true });
     if (vmi.status?.conditions?.some((c) => c.type === 'Paused' && c.status === 'True' && c.reason === 'PausedByUser')) await l.session.adoptUserPause();
-    await this.patchState(vmi, ms.migrationUid, { targetNodeDomainReadyTimestamp: now() }, 'target');
+    await this.patchState(vmi, ms.migrationUid, { targetNodeDomainReadyTimestamp: rfc3339() }, 'target');
     this.log('info', 'migrated guest runs on the target', vmi, { migration: ms.migrationUid });
   }
 
@@ -185,7 +184,7 @@ export class MigrationHandler {
         // An ended one's outcome is on its way (the cache is behind).
         if (running) return;
         this.d.ctx.recorder.event(vmi, 'Normal', 'Migrating', EVENT.aborting);
-        await this.patchState(vmi, ms.migrationUid, abortedBeforeStartFields(now()), 'source');
+        await this.patchState(vmi, ms.migrationUid, abortedBeforeStartFields(rfc3339()), 'source');
         return;
       case 'abortTooLate':
         await this.patchState(vmi, ms.migrationUid, { abortStatus: 'Failed' }, 'source');
@@ -220,7 +219,7 @@ export class MigrationHandler {
       onMode: (mode) => {
         const first = mode === 'PreCopy';
         if (first) this.d.ctx.recorder.event(vmi, 'Normal', 'Migrating', EVENT.migrating);
-        void this.patchState(vmi, uid, { ...(first ? { startTimestamp: now() } : {}), mode }, 'source').catch((e: Error) => this.log('warn', 'migration state not written', vmi, { error: e.message }));
+        void this.patchState(vmi, uid, { ...(first ? { startTimestamp: rfc3339() } : {}), mode }, 'source').catch((e: Error) => this.log('warn', 'migration state not written', vmi, { error: e.message }));
       },
       log: (msg, fields) => this.log('info', msg, vmi, { migration: uid, ...fields }),
     });
@@ -237,7 +236,7 @@ export class MigrationHandler {
         this.log('warn', 'migration failed', vmi, { migration: uid, reason: o.reason });
         this.d.ctx.recorder.event(vmi, 'Warning', 'Migrated', EVENT.failed(uid, o.reason));
       }
-      await this.patchState(latest, uid, outcomeFields(o, aborted, now()), 'source');
+      await this.patchState(latest, uid, outcomeFields(o, aborted, rfc3339()), 'source');
       this.d.requeue(key);
     }).catch((e: Error) => this.log('warn', 'migration result not written', vmi, { migration: uid, error: e.message }));
   }

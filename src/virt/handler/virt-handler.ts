@@ -31,7 +31,7 @@ import { resolveCloudInitData } from '../cloud-init/cloud-init-data.js';
 import { IsoInvalidError, makeIso } from '../cloud-init/genisoimage.js';
 import { writeConfigDriveIso, writeNoCloudIso } from '../cloud-init/seed-iso.js';
 import { createQcow2, imageInfo, QemuImgError } from '../cdi/qemu-img.js';
-import { migrationStateOf } from '../controllers/migration-vmi.js';
+import { migrationStateOf } from '../migration/migration-state.js';
 import { VMIS } from '../controllers/vm-api.js';
 import { ANN_DOMAIN, APP_VIRT_LAUNCHER, COMPUTE_CONTAINER, CONTAINER_DISK_DIR, FILES, LABEL_ACCEL, LABEL_APP, LABEL_CREATED_BY, PRIVATE_DIR } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
@@ -47,6 +47,7 @@ import { MigrationHandler, type MigrationLauncher } from './migration-handler.js
 import { sourceHandedOver } from './migration-status.js';
 import { type LauncherSockets, VirtNodeError, type VirtNodeControl } from './virt-node-control.js';
 import { withNodeStatus } from './vmi-node-status.js';
+import { rfc3339 } from '../../controllers/util/nodes.js';
 
 const SECRETS = { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' } as const;
 
@@ -441,7 +442,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
       // An interface the launch refused never reaches Running; nothing to report for it.
       nic = undefined;
     }
-    const status = withNodeStatus({ vmi, podIP: pod.status?.podIP, nic, session: live.session.state(), unsharedClaims: this.unsharedClaims(vmi), now: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    const status = withNodeStatus({ vmi, podIP: pod.status?.podIP, nic, session: live.session.state(), unsharedClaims: this.unsharedClaims(vmi), now: rfc3339() });
     const accel = this.d.accel();
     const annotations = accel && vmi.metadata.annotations?.[LABEL_ACCEL] !== accel ? { ...vmi.metadata.annotations, [LABEL_ACCEL]: accel } : vmi.metadata.annotations;
     if (JSON.stringify(status) === JSON.stringify(vmi.status) && annotations === vmi.metadata.annotations) return;

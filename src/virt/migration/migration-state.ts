@@ -115,6 +115,9 @@ export interface MigrationState {
   abortRequested?: boolean;
 }
 
+/** A VMI's migration state, typed (the VMI's own type keeps it open). */
+export const migrationStateOf = (vmi: { status?: { migrationState?: unknown } } | undefined): MigrationState | undefined => vmi?.status?.migrationState as MigrationState | undefined;
+
 /** The VMIM's spec and status (KubeVirt's). */
 export interface VirtualMachineInstanceMigration {
   apiVersion?: string;
