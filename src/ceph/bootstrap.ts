@@ -54,29 +54,30 @@ const DAEMON_CAPS = {
 const crushWeight = (bytes: number) => (bytes / 2 ** 40).toFixed(5);
 
 export async function bootstrap(l: CephLayout, admin: CephAuth, o: BootstrapOptions): Promise<void> {
-  const fsid = randomUUID();
+  const fsid = l.networks.fsid ?? randomUUID();
   await mkdir(l.logDir, { recursive: true, mode: 0o700 });
   await mkdir(l.runDir, { recursive: true, mode: 0o700 });
   const osdHosts = Math.min(o.osds, l.cluster.spec.nodes);
   await writeClusterConf(l, { fsid, osdSizeBytes: o.osdSizeBytes, osdHosts });
   o.progress(`ceph: new cluster ${fsid}, conf ${l.conf}`);
 
-  // The monitor's store holds the mon. key and client.admin from the start.
+  // Every monitor's store holds the mon. key and client.admin from the start, and the same
+  // monmap: they find each other and form a quorum without being added one by one.
   await writeKeyring(admin.keyring, `client.${ADMIN_CLIENT}`, await genKey(), { mon: ALL, osd: ALL, mds: ALL, mgr: ALL });
-  const mon = l.mon;
-  const monDir = l.dataDir(mon);
-  await mkdir(monDir, { recursive: true, mode: 0o700 });
   const seedKeyring = join(l.dir, 'mon-seed.keyring');
   const monmap = join(l.dir, 'monmap');
   await writeKeyring(seedKeyring, 'mon.', await genKey(), { mon: ALL });
   await importKeyring(seedKeyring, admin.keyring);
-  await createMonmap(monmap, fsid, [{ name: mon.id, address: l.address(mon.node) }]);
-  await mkfsMon(l.conf, mon.id, monmap, seedKeyring);
+  await createMonmap(monmap, fsid, l.networks.monitors);
+  for (const mon of l.mons) {
+    await mkdir(l.dataDir(mon), { recursive: true, mode: 0o700 });
+    await mkfsMon(l.conf, mon.id, monmap, seedKeyring);
+  }
   await rm(seedKeyring);
   await rm(monmap);
-  spawnDaemon(l, mon);
+  for (const mon of l.mons) spawnDaemon(l, mon);
   await waitForMon(l, admin, o.timeoutMs);
-  o.progress(`ceph: ${daemonName(mon)} up at ${l.address(mon.node)} (${l.netns(mon)})`);
+  for (const m of l.networks.monitors) o.progress(`ceph: mon.${m.name} up at ${m.address} (${l.cluster.lab.nodeNetns(m.node)})`);
 
   await startWithKey(l, admin, l.mgr, DAEMON_CAPS.mgr);
   o.progress(`ceph: ${daemonName(l.mgr)} started`);

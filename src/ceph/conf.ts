@@ -1,12 +1,14 @@
 /**
  * The ceph.conf of a `cairn ceph up` cluster, written with the fabric's renderer
  * (src/fabric/render/ceph.ts): its [global] (fsid, networks, mon_host, cephx) and [mon.NAME]
- * sections, plus the settings of daemons that run as plain processes under DIR/ceph — data
- * dirs, keyrings, logs and admin sockets there rather than in /var/lib/ceph and /var/log/ceph —
- * and small memory settings for a cluster that shares one small machine with everything else.
+ * sections — on a fabric the very values `cairn fabric render` writes (networks.ts) — plus the
+ * settings of daemons that run as plain processes under DIR/ceph — data dirs, keyrings, logs
+ * and admin sockets there rather than in /var/lib/ceph and /var/log/ceph — and small memory
+ * settings for a cluster that shares one small machine with everything else.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { normalizeCidr } from '../fabric/ipv4.js';
 import { renderCephConf } from '../fabric/render/ceph.js';
 import type { CephLayout } from './layout.js';
 
@@ -23,6 +25,17 @@ export interface ConfOptions {
 
 const MiB = 1024 * 1024;
 
+/**
+ * With a cluster network apart from the public one, an OSD's connections to its peers' cluster
+ * addresses start from its own cluster address. Otherwise the kernel would pick their source by
+ * the route — on a fabric, whose NICs carry the node's addresses on both networks, the NIC's
+ * first one, on the public network — and replication would leave the cluster network at one end.
+ */
+function replicationSource(l: CephLayout): [string, string][] {
+  const n = l.networks;
+  return normalizeCidr(n.clusterNetwork) === normalizeCidr(n.publicNetwork) ? [] : [['ms_bind_before_connect', 'true']];
+}
+
 export function renderClusterConf(l: CephLayout, o: ConfOptions): string {
   const daemon = (type: string, dataKey: string, more: [string, string][] = []) => ({
     name: type,
@@ -33,11 +46,12 @@ export function renderClusterConf(l: CephLayout, o: ConfOptions): string {
       ...more,
     ] as [string, string][],
   });
+  const n = l.networks;
   return renderCephConf({
     fsid: o.fsid,
-    publicNetwork: l.cluster.spec.underlayCidr,
-    clusterNetwork: l.cluster.spec.underlayCidr,
-    monitors: [{ name: l.mon.id, address: l.address(l.mon.node) }],
+    publicNetwork: n.publicNetwork,
+    clusterNetwork: n.clusterNetwork,
+    monitors: n.monitors,
     global: [
       ['auth_allow_insecure_global_id_reclaim', 'false'],
       ['keyring', join(l.dir, '$cluster.$name.keyring')],
@@ -68,6 +82,7 @@ export function renderClusterConf(l: CephLayout, o: ConfOptions): string {
         ['osd_crush_update_on_start', 'false'],
         ['osd_memory_target', String(512 * MiB)],
         ['osd_memory_cache_min', String(64 * MiB)],
+        ...replicationSource(l),
       ]),
       daemon('mds', 'mds_data', [['mds_cache_memory_limit', String(128 * MiB)]]),
     ],

@@ -16,6 +16,7 @@ import { SECRETS } from '../ingress/ingress-api.js';
 import { STORAGE_CLASSES } from '../storage/api.js';
 import { stopDaemons } from './daemons.js';
 import { CephClusterError } from './errors.js';
+import { removePublicNetworkRoute } from './host-route.js';
 import { CEPHFS_CLASS, RBD_CLASS, SECRET_NAME, SECRET_NAMESPACE } from './kube-objects.js';
 import { CephLayout } from './layout.js';
 
@@ -31,14 +32,16 @@ export async function stopCeph(dataDir: string, spec: ClusterSpec): Promise<stri
   return done;
 }
 
-/** Stops the daemons and removes DIR/ceph; returns what it did, one line each. */
+/** Stops the daemons, removes DIR/ceph and the host's route to a fabric's public network; returns what it did, one line each. */
 async function removeCeph(dataDir: string, spec: ClusterSpec): Promise<string[]> {
   const done = await stopCeph(dataDir, spec);
-  const { dir } = new CephLayout(new ClusterLayout(dataDir, spec));
-  if (existsSync(dir)) {
-    await rm(dir, { recursive: true, force: true });
-    done.push(`removed ${dir}`);
+  const l = await CephLayout.of(new ClusterLayout(dataDir, spec));
+  if (existsSync(l.dir)) {
+    await rm(l.dir, { recursive: true, force: true });
+    done.push(`removed ${l.dir}`);
   }
+  const unrouted = await removePublicNetworkRoute(l);
+  if (unrouted) done.push(unrouted);
   return done;
 }
 

@@ -29,17 +29,17 @@ async function requireRunning(l: CephLayout, expected: DaemonPlace[]): Promise<v
   for (const d of expected) if (!running.has(daemonName(d))) throw await notUp(l, d, 'exited');
 }
 
-/** Until the mon answers `ceph status`. */
+/** Until the monitors answer `ceph mon stat` (which takes a quorum of them). */
 export async function waitForMon(l: CephLayout, admin: CephAuth, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await requireRunning(l, [l.mon]);
+    await requireRunning(l, l.mons);
     try {
       await ceph(['mon', 'stat'], admin, { timeoutMs: 30_000 });
       return;
     } catch (e) {
       if (!(e instanceof CephError)) throw e;
-      if (Date.now() > deadline) throw await notUp(l, l.mon, `did not answer within ${timeoutMs / 1000}s (${e.message})`);
+      if (Date.now() > deadline) throw await notUp(l, l.mons[0], `did not answer within ${timeoutMs / 1000}s (${e.message})`);
     }
     await sleep(1000);
   }
@@ -80,7 +80,7 @@ export async function waitHealthy(l: CephLayout, admin: CephAuth, expected: Daem
       if (!waiting.size && allUp && clean && last.health.status === 'HEALTH_OK') return last;
     } catch (e) {
       if (!(e instanceof CephError)) throw e;
-      if (Date.now() > deadline) throw await notUp(l, l.mon, `did not answer (${e.message})`);
+      if (Date.now() > deadline) throw await notUp(l, l.mons[0], `did not answer (${e.message})`);
     }
     if (Date.now() > deadline) {
       const [stuck] = waiting;

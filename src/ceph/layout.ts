@@ -10,13 +10,16 @@
  *   DIR/ceph/run/                         admin sockets
  *   DIR/ceph/complete                     written last by the bootstrap: the cluster is whole
  *
- * Placement: the mon and the mgr on node-1, the MDS on node-2 (node-1 on a 1-node cluster),
- * OSD K on node-(K mod N + 1), each bound to its node's underlay address. It is a function of
- * the node count alone, so a stopped cluster is started again without a record of it.
+ * Placement: the monitors where its networks put them (networks.ts: mon.node-1 on the underlay,
+ * or one on each node a fabric topology names), the mgr on node-1, the MDS on node-2 (node-1 on
+ * a 1-node cluster), OSD K on node-(K mod N + 1); each daemon binds to its node's address on the
+ * public network (and an OSD also on the cluster network). It is a function of the node count
+ * and the networks alone, so a stopped cluster is started again without a record of it.
  */
 import { join } from 'node:path';
 import type { ClusterLayout } from '../cluster/layout.js';
 import type { DaemonType } from './ceph-cli.js';
+import { cephNetworks, type CephNetworks, underlayNetworks } from './networks.js';
 
 export const RBD_POOL = 'cairn-rbd';
 export const FS_NAME = 'cairnfs';
@@ -37,7 +40,19 @@ export interface DaemonPlace {
 export const daemonName = (d: { type: DaemonType; id: string }) => `${d.type}.${d.id}`;
 
 export class CephLayout {
-  constructor(readonly cluster: ClusterLayout) {}
+  readonly networks: CephNetworks;
+
+  constructor(
+    readonly cluster: ClusterLayout,
+    networks?: CephNetworks,
+  ) {
+    this.networks = networks ?? underlayNetworks(cluster);
+  }
+
+  /** The layout with the cluster's own networks: its fabric topology's when it stands on one. */
+  static async of(cluster: ClusterLayout): Promise<CephLayout> {
+    return new CephLayout(cluster, await cephNetworks(cluster));
+  }
 
   get dir(): string {
     return join(this.cluster.dataDir, 'ceph');
@@ -70,12 +85,9 @@ export class CephLayout {
   netns(d: DaemonPlace): string {
     return this.cluster.lab.nodeNetns(d.node);
   }
-  address(node: number): string {
-    return this.cluster.lab.underlayIP(node);
-  }
 
-  get mon(): DaemonPlace {
-    return { type: 'mon', id: this.cluster.nodeName(1), node: 1 };
+  get mons(): DaemonPlace[] {
+    return this.networks.monitors.map((m) => ({ type: 'mon', id: m.name, node: m.node }));
   }
   get mgr(): DaemonPlace {
     return { type: 'mgr', id: this.cluster.nodeName(1), node: 1 };
@@ -89,6 +101,6 @@ export class CephLayout {
   }
   /** `mon` addresses as clients name them (msgr1 port: every client speaks it). */
   get monitors(): string[] {
-    return [`${this.address(this.mon.node)}:${MSGR1_PORT}`];
+    return this.networks.monitors.map((m) => `${m.address}:${MSGR1_PORT}`);
   }
 }

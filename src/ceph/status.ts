@@ -29,12 +29,15 @@ export async function cephStatus(dataDir: string): Promise<CephClusterStatus> {
   dataDir = resolve(dataDir);
   const state = await readState(dataDir);
   if (!state) throw new CephClusterError(`no Cairn cluster in ${dataDir}`);
-  const l = new CephLayout(new ClusterLayout(dataDir, state.spec));
+  const l = await CephLayout.of(new ClusterLayout(dataDir, state.spec));
   if (!existsSync(l.completeMarker)) throw new CephClusterError(`no Ceph cluster in ${dataDir}: run 'cairn ceph up --data-dir ${dataDir}'`);
   const admin = adminAuth(l);
   const daemons = (await runningDaemons(l)).map((d) => ({ name: daemonName(d), pid: d.pid, log: l.log(d) }));
-  if (!daemons.some((d) => d.name === daemonName(l.mon)))
-    throw new CephClusterError(`${daemonName(l.mon)} is not running (log ${l.log(l.mon)}): run 'cairn ceph up --data-dir ${dataDir}'`);
+  const stopped = l.mons.filter((m) => !daemons.some((d) => d.name === daemonName(m)));
+  if (stopped.length * 2 >= l.mons.length) {
+    const which = stopped.map((m) => `${daemonName(m)} (log ${l.log(m)})`).join(', ');
+    throw new CephClusterError(`too few monitors run for a quorum (${which} not running): run 'cairn ceph up --data-dir ${dataDir}'`);
+  }
   const s = await ceph<CephStatus>(['status'], admin);
   const df = await ceph<CephDf>(['df'], admin);
   return {

@@ -16,6 +16,7 @@ import { bootstrap } from './bootstrap.js';
 import { ceph, type CephAuth, CephError } from './ceph-cli.js';
 import { runningDaemons, spawnDaemon, stopDaemons } from './daemons.js';
 import { CephClusterError } from './errors.js';
+import { ensurePublicNetworkRoute } from './host-route.js';
 import { waitHealthy, waitForMon } from './health.js';
 import { ensureKubeObjects } from './kube-objects.js';
 import type { CephStatus } from './status-types.js';
@@ -64,10 +65,12 @@ export async function cephUp(opts: CephUpOptions): Promise<CephUpResult> {
   const progress = opts.progress ?? (() => {});
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const cluster = await runningCluster(resolve(opts.dataDir));
-  const l = new CephLayout(cluster);
+  const l = await CephLayout.of(cluster);
   const admin = adminAuth(l);
   const existed = existsSync(l.completeMarker);
   try {
+    const routed = await ensurePublicNetworkRoute(l);
+    if (routed) progress(routed);
     if (existed) {
       const ids = await osdIds(l);
       if (opts.osds !== undefined && opts.osds !== ids.length)
@@ -81,7 +84,7 @@ export async function cephUp(opts: CephUpOptions): Promise<CephUpResult> {
       await bootstrap(l, admin, { osds: opts.osds ?? DEFAULT_OSDS, osdSizeBytes: opts.osdSizeBytes ?? DEFAULT_OSD_SIZE, timeoutMs, progress });
     }
     const osds = (await osdIds(l)).map((id) => l.osd(id));
-    const status = await waitHealthy(l, admin, [l.mon, l.mgr, l.mds, ...osds], timeoutMs);
+    const status = await waitHealthy(l, admin, [...l.mons, l.mgr, l.mds, ...osds], timeoutMs);
     await recordPids(l);
     await applyKubeObjects(l, admin, status.fsid);
     return { layout: l, admin, existed, status };
@@ -91,7 +94,7 @@ export async function cephUp(opts: CephUpOptions): Promise<CephUpResult> {
   }
 }
 
-/** Starts the daemons of a complete cluster that are not running: the mon first, as the others need it. */
+/** Starts the daemons of a complete cluster that are not running: the monitors first, as the others need them. */
 async function startMissing(l: CephLayout, admin: CephAuth, osds: DaemonPlace[], timeoutMs: number, progress: (line: string) => void): Promise<void> {
   const running = new Set((await runningDaemons(l)).map(daemonName));
   const start = (d: DaemonPlace) => {
@@ -99,7 +102,7 @@ async function startMissing(l: CephLayout, admin: CephAuth, osds: DaemonPlace[],
     spawnDaemon(l, d);
     progress(`ceph: ${daemonName(d)} started on ${l.cluster.nodeName(d.node)}, log ${l.log(d)}`);
   };
-  start(l.mon);
+  for (const mon of l.mons) start(mon);
   await waitForMon(l, admin, timeoutMs);
   for (const d of [l.mgr, ...osds, l.mds]) start(d);
 }

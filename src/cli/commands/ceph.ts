@@ -20,8 +20,8 @@ const USAGE = `usage: cairn ceph up [--data-dir DIR | --name NAME] [--osds N] [-
        cairn ceph status [--data-dir DIR | --name NAME] [-o json]
        cairn ceph down [--data-dir DIR | --name NAME]
 
-  up      start a Ceph cluster on the nodes of the running cluster in DIR: one mon and one mgr
-          on node-1, one MDS, N OSDs (default ${DEFAULT_OSDS}, at least ${POOL_SIZE}) spread over the nodes,
+  up      start a Ceph cluster on the nodes of the running cluster in DIR: one mon on node-1
+          (on a --fabric cluster, the topology's monitors, on its Ceph networks), the mgr, one MDS, N OSDs (default ${DEFAULT_OSDS}, at least ${POOL_SIZE}) spread over the nodes,
           each BlueStore on a sparse file of SIZE (default 4Gi) under DIR/ceph; the RBD pool
           ${RBD_POOL}, the CephFS ${FS_NAME}, the Secret ${SECRET_NAMESPACE}/${SECRET_NAME} and the
           StorageClasses ${RBD_CLASS} and ${CEPHFS_CLASS}. Waits until it is healthy (--timeout, default 300).

@@ -58,13 +58,19 @@ export function renderCephConf(c: CephConfInput): string {
   return `${[global, ...mons, ...(c.sections ?? []).map(section)].join('\n\n')}\n`;
 }
 
-export function renderCeph(t: Topology, nodeName: string): string {
+/** What a (validated) topology says of its Ceph cluster, as ceph.conf states it: also what `cairn ceph up` runs on a fabric. */
+export type TopologyCeph = Pick<CephConfInput, 'fsid' | 'publicNetwork' | 'clusterNetwork' | 'monitors'>;
+
+export function topologyCeph(t: Topology): TopologyCeph {
   const c = t.ceph;
-  const body = renderCephConf({
+  return {
     fsid: c.fsid,
     publicNetwork: findNetwork(t, c.publicNetwork)!.subnet,
     clusterNetwork: findNetwork(t, c.clusterNetwork)!.subnet,
     monitors: c.monitors.map((mon) => ({ name: mon, address: findNode(t, mon)!.addresses[c.publicNetwork] })),
-  });
-  return `${header(t, nodeName, '#')}\n${body}`;
+  };
+}
+
+export function renderCeph(t: Topology, nodeName: string): string {
+  return `${header(t, nodeName, '#')}\n${renderCephConf(topologyCeph(t))}`;
 }
