@@ -63,22 +63,30 @@ echo "127.0.0.1 localhost $host" >/etc/hosts
 # restarts, for tests of disk data (snapshots, restore, node loss).
 disk=$(findfs LABEL=cairn-guest 2>/dev/null) && mount -t ext4 "$disk" /mnt/disk && say "disk $disk mounted on /mnt/disk"
 
-# Network: a static address from the seed's network config for the first NIC (netcfg.sh reads
-# NoCloud v1/v2 and ConfigDrive formats), DHCP everywhere else.
+# Network: static addresses from the seed's network config (netcfg.sh reads NoCloud v1/v2 and
+# ConfigDrive formats) — a v2 entry matching a NIC's MAC is that NIC's, the first other address
+# the first NIC's — and DHCP everywhere else. Only the first NIC's DHCP holds up the boot: a
+# secondary network often has no DHCP server, and its client keeps trying in the background.
 set -- $(sh /etc/netcfg.sh "$netcfg")
 static_addr=${1:-} static_gw=${2:-}
+by_mac=$(sh /etc/netcfg.sh "$netcfg" --by-mac)
 ip link set lo up
 first=1
 for path in /sys/class/net/*; do
   nic=${path##*/}
   [ "$nic" = lo ] && continue
   ip link set "$nic" up
-  if [ "$first" = 1 ] && [ -n "$static_addr" ]; then
-    ip addr add "$static_addr" dev "$nic"
-    [ -n "$static_gw" ] && ip route replace default via "$static_gw" dev "$nic"
-    say "$nic static $static_addr"
-  else
+  set -- $(echo "$by_mac" | awk -v m="$(cat "$path/address")" '$1 == m { print $2, $3; exit }')
+  addr=${1:-} gw=${2:-}
+  [ -z "$addr" ] && [ "$first" = 1 ] && addr=$static_addr gw=$static_gw
+  if [ -n "$addr" ]; then
+    ip addr add "$addr" dev "$nic"
+    [ -n "$gw" ] && ip route replace default via "$gw" dev "$nic"
+    say "$nic static $addr"
+  elif [ "$first" = 1 ]; then
     udhcpc -i "$nic" -s /etc/udhcpc.script -b -t 30 -T 1 -A 2 -x "hostname:$host" >/dev/null 2>&1
+  else
+    udhcpc -i "$nic" -s /etc/udhcpc.script -b -t 30 -T 1 -A 2 -x "hostname:$host" >/dev/null 2>&1 &
   fi
   first=0
 done

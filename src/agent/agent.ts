@@ -38,6 +38,7 @@ import { ImagePuller, ImagePullError } from './pods/image-puller.js';
 import { PodManager, PODS } from './pods/pod-manager.js';
 import { LABEL, PodRecords } from './pods/pod-records.js';
 import { PodSandboxes } from './pods/pod-sandbox.js';
+import { PodNetworkAttachments } from './pods/pod-attachments.js';
 import { PodSyncer } from './pods/pod-syncer.js';
 import { masterServiceEnv, namespaceServiceEnv } from './pods/service-env.js';
 import { ProbeManager } from './probes/probe-manager.js';
@@ -160,6 +161,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   const ipam = await Ipam.open({ dir: join(cfg.dataDir, 'ipam'), subnet: podCidr, reserved: () => podIpHandoffs.listed() });
   const network = new PodNetwork({ node: nodeIp, ipam, mtu, netnsPrefix: cfg.podNetnsPrefix, supersededIp: (ip) => podIpHandoffs.handedOff(ip) });
   podIpHandoffs.attach(network, ipam);
+  const attachments = new PodNetworkAttachments({ client, node: nodeIp });
   const sandboxes = new PodSandboxes({
     records,
     network,
@@ -171,6 +173,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     clusterDomain: cfg.clusterDomain,
     cgroupPath: (pod) => podCgroupPath(cfg.cgroupRoot, pod),
     onNetworkRemoved: () => nodeNet.kick(),
+    attachments,
   });
   const target = (pod: Pod, c: Container, id: string, podIP: string): ProbeTarget => ({
     podIP,
@@ -325,6 +328,8 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
   for (const st of await runtime.list()) if (st.labels[LABEL.podUid]) live.add(st.labels[LABEL.podUid]!);
   const leaked = await network.gc(live);
   if (leaked.netns.length || leaked.addresses.length) logger({ level: 'info', msg: 'removed leaked pod networks', ...leaked });
+  const leakedAttachments = await attachments.gc(live);
+  if (leakedAttachments.length) logger({ level: 'info', msg: 'removed leaked pod network attachments', veths: leakedAttachments });
   await manager.start(ac.signal);
   logger({ level: 'info', msg: 'agent running', node: cfg.nodeName, podCIDR: podCidr, port });
 

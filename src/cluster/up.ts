@@ -99,7 +99,7 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
   progress(`cluster "${spec.name}" in ${dataDir} (${spec.nodes} nodes${spec.fabric ? ` on the fabric ${spec.fabric}` : ''})`);
 
   await lab.up();
-  for (const n of layout.indexes()) await lab.addNode(n);
+  for (const n of layout.indexes()) await lab.addNode(n, { vmTrunk: !fabric });
   progress(`network: bridge ${lab.bridge} ${lab.hostIP}/24, node namespaces ${lab.nodeNetns(1)}..${spec.nodes}`);
   if (fabric) await asClusterError(ensureFabric(layout, fabric, progress));
 

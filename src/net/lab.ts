@@ -5,13 +5,37 @@
 // (hostAddress), for host-side services the nodes must reach. `teardownCluster` removes every
 // namespace, root-namespace link and nft table carrying the cluster's prefix.
 //
+// VM networks (bridge-bound secondary networks, docs/cairn-up.md): a second host bridge
+// `cairn-<tag>-vm` is the physical L2 switch of the VM networks (Proxmox's vmbr uplinks, the
+// switch behind KubeVirt's nmstate-made br1): no address, nothing routed, never connected to the
+// host's uplinks. Each node gets a second veth, its VM trunk `cairn-trunk` (host end
+// `cairn-<tag>-v<n in hex>`, 169.254.1.<10+n>), and the bridge `br1` trunked over it: VLANs are
+// VXLAN segments on the trunk with the VLAN id as VNI (./vlan-domains.ts: this kernel has no
+// 802.1Q), br1's untagged network VNI 1. NetworkAttachmentDefinitions of type bridge put pod
+// interfaces on br1 or its VLANs.
+//
 // <tag> is the cluster name when it has ≤ 5 characters, else a 5-character hash of it, so
 // interface names stay within Linux's 15.
 import { createHash } from 'node:crypto';
 import { Ip, netns as netnsOps, intToIpv4, parseCidr, type Cidr } from './ip.js';
-import { Nft } from './nft.js';
+import { Nft, nv, rule, withComment } from './nft.js';
+import { ensureTrunkedBridge } from './vlan-domains.js';
 
 const CLUSTER = /^[a-z0-9]{1,20}$/;
+
+/** The node's bridge for VM networks (the name KubeVirt's and Multus' examples use). */
+export const VM_NETWORK_BRIDGE = 'br1';
+/**
+ * The node end of its VM trunk. The `cairn` prefix is Cairn's in node namespaces: the fabric's
+ * NICs, VXLAN devices and bridges are named by the topology, never so.
+ */
+export const VM_TRUNK_DEV = 'cairn-trunk';
+/** The VM trunks' link-local subnet: node n is .(10+n); it exists only on the VM bridge's L2. */
+const VM_TRUNK_NET = '169.254.1';
+/** The node's nft table keeping routed traffic off its VM trunk. */
+const VM_TRUNK_GUARD_TABLE = 'cairn-vmtrunk';
+/** The trunk carries VXLAN: its MTU leaves the VM networks the underlay's. */
+const VXLAN_OVERHEAD = 50;
 
 export interface LabOptions {
   /** Cluster name: 1–20 lowercase letters/digits (no dashes, so prefixes never overlap). */
@@ -34,6 +58,8 @@ export interface LabNode {
   underlayMtu: number;
   /** The host end of the node's underlay veth. */
   hostVeth: string;
+  /** The host end of the node's VM trunk (on the VM bridge), when it has one. */
+  vmTrunkVeth?: string;
 }
 
 export function linkTag(cluster: string): string {
@@ -46,6 +72,8 @@ export class Lab {
   readonly cluster: string;
   readonly tag: string;
   readonly bridge: string;
+  /** The host bridge of the VM networks' trunks. */
+  readonly vmBridge: string;
   readonly underlay: Cidr;
   readonly mtu: number;
   readonly hostAddress: boolean;
@@ -54,6 +82,7 @@ export class Lab {
     this.cluster = opts.cluster;
     this.tag = linkTag(opts.cluster);
     this.bridge = `cairn-${this.tag}-br`;
+    this.vmBridge = `cairn-${this.tag}-vm`;
     this.underlay = parseCidr(opts.underlayCidr ?? '172.20.0.0/24', true);
     if (this.underlay.prefix !== 24) throw new Error('the lab underlay must be a /24');
     this.mtu = opts.mtu ?? 1500;
@@ -73,6 +102,10 @@ export class Lab {
   }
   hostVeth(n: number): string {
     return `cairn-${this.tag}-${n}`;
+  }
+  /** The host end of node n's VM trunk: the index in hex keeps node 200 within 15 characters. */
+  vmTrunkVeth(n: number): string {
+    return `cairn-${this.tag}-v${n.toString(16)}`;
   }
   underlayIP(n: number): string {
     return intToIpv4(this.underlay.base + 10 + n);
@@ -94,8 +127,13 @@ export class Lab {
     if (this.hostAddress) await Ip.root.ensureAddr(this.bridge, `${this.hostIP}/24`);
   }
 
-  /** Makes node n (1..200): namespace, underlay veth on the host bridge, address, lo up. Idempotent. */
-  async addNode(n: number): Promise<LabNode> {
+  /**
+   * Makes node n (1..200): namespace, underlay veth on the host bridge, address, lo up, and
+   * unless `vmTrunk` is false its VM trunk and br1. Idempotent. (A fabric cluster has none: FRR's
+   * zebra would take the trunk's VXLAN segments for EVPN VNIs; its VM networks are the
+   * topology's EVPN bridges.)
+   */
+  async addNode(n: number, opts: { vmTrunk?: boolean } = {}): Promise<LabNode> {
     if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`node index ${n} out of range 1..200`);
     await this.up();
     const ns = this.nodeNetns(n);
@@ -114,12 +152,41 @@ export class Lab {
     await node.setLink('eth0', { mtu: this.mtu, up: true });
     await node.ensureAddr('eth0', `${this.underlayIP(n)}/24`);
     if (this.hostAddress) await node.replaceRoute({ dst: 'default', via: this.hostIP, dev: 'eth0' });
-    return { index: n, netns: ns, ip: node, underlayIP: this.underlayIP(n), underlayDev: 'eth0', underlayMtu: this.mtu, hostVeth };
+    const vmTrunkVeth = opts.vmTrunk === false ? undefined : await this.addVmTrunk(n);
+    return { index: n, netns: ns, ip: node, underlayIP: this.underlayIP(n), underlayDev: 'eth0', underlayMtu: this.mtu, hostVeth, ...(vmTrunkVeth ? { vmTrunkVeth } : {}) };
   }
 
-  /** Removes node n's namespace (everything inside it goes with it) and its host veth. */
+  /** Node n's VM trunk: a veth from the host VM bridge to the node, addressed, and br1 trunked over it. Idempotent. */
+  private async addVmTrunk(n: number): Promise<string> {
+    const node = Ip.ns(this.nodeNetns(n));
+    const hostEnd = this.vmTrunkVeth(n);
+    const mtu = this.mtu + VXLAN_OVERHEAD;
+    await Ip.root.ensureBridge(this.vmBridge, { mtu });
+    const have = await Ip.root.link(hostEnd);
+    const nodeEnd = await node.link(VM_TRUNK_DEV);
+    if (!have || !nodeEnd) {
+      if (have) await Ip.root.removeLink(hostEnd);
+      if (nodeEnd) await node.removeLink(VM_TRUNK_DEV);
+      await Ip.root.addVeth(hostEnd, { name: VM_TRUNK_DEV, netns: this.nodeNetns(n) }, { mtu });
+    }
+    await Ip.root.setLink(hostEnd, { master: this.vmBridge, up: true });
+    await node.setLink(VM_TRUNK_DEV, { mtu, up: true });
+    const local = `${VM_TRUNK_NET}.${10 + n}`;
+    await node.ensureAddr(VM_TRUNK_DEV, `${local}/24`);
+    await ensureTrunkedBridge(node, VM_NETWORK_BRIDGE, { dev: VM_TRUNK_DEV, local }, this.mtu);
+    // Only the node's own VXLAN uses the trunk: a pod routed onto it could inject frames into any VLAN.
+    const trunk = nv.iface(VM_TRUNK_DEV);
+    await new Nft({ netns: this.nodeNetns(n), family: 'ip', table: VM_TRUNK_GUARD_TABLE }).syncChain({ name: 'vm-trunk-forward', base: { type: 'filter', hook: 'forward', priority: 'filter' } }, [
+      withComment(rule`iifname ${trunk} drop`, 'the VM trunk is not routed'),
+      withComment(rule`oifname ${trunk} drop`, 'the VM trunk is not routed'),
+    ]);
+    return hostEnd;
+  }
+
+  /** Removes node n's namespace (everything inside it goes with it) and its host veths. */
   async removeNode(n: number): Promise<void> {
     await Ip.root.removeLink(this.hostVeth(n));
+    await Ip.root.removeLink(this.vmTrunkVeth(n));
     await netnsOps.remove(this.nodeNetns(n));
   }
 

@@ -37,6 +37,11 @@ export interface SandboxOptions {
   cgroupPath: (pod: Pod) => string;
   /** Told after a pod's network is torn down (pod IP handoff drops its Node entry). */
   onNetworkRemoved?: (uid: string) => void;
+  /** The pod's secondary interfaces (Multus' networks annotation), made after its cluster network. */
+  attachments?: {
+    ensure(pod: Pod, primary: PodNetworkStatus): Promise<void>;
+    remove(uid: string): Promise<void>;
+  };
 }
 
 export interface Sandbox {
@@ -79,6 +84,7 @@ export class PodSandboxes {
         // A migration target takes over its source pod's address (pod IP handoff).
         const handoffIP = handoffIPOf(pod);
         const net: PodNetworkStatus = await this.opts.network.setup({ id: uid }, { pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, { handoffIP });
+        await this.opts.attachments?.ensure(pod, net);
         podIP = net.podIP;
         netnsPath = this.netnsPathOf(net.netns);
         this.networks.set(uid, { podIP, netnsPath, checkedAt: Date.now() });
@@ -101,6 +107,7 @@ export class PodSandboxes {
   async remove(uid: string): Promise<void> {
     this.networks.delete(uid);
     await this.removePause(uid);
+    await this.opts.attachments?.remove(uid);
     await this.opts.network.teardown({ id: uid });
     this.opts.onNetworkRemoved?.(uid);
   }

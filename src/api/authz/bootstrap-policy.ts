@@ -141,6 +141,10 @@ export const BOOTSTRAP_CLUSTER_ROLES: RoleSpec[] = [
       // And the node's virt-handler (KubeVirt's kubevirt-handler ClusterRole): it runs the VMIs
       // whose launcher pods are bound here and writes their status.
       rule(['get', 'list', 'watch', 'update', 'patch'], ['kubevirt.io'], ['virtualmachineinstances']),
+      // And the node's Multus: it reads NetworkAttachmentDefinitions and writes a pod's
+      // network-status annotation (Multus' ClusterRole grants pods update for it).
+      rule(READ, ['k8s.cni.cncf.io'], ['network-attachment-definitions']),
+      rule(['patch'], [''], ['pods']),
     ],
   },
   // The cluster DNS server (`cairn dns`): what CoreDNS's system:coredns role grants for the

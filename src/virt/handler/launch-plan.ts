@@ -12,6 +12,8 @@ import { TCG_CACHE_OVERHEAD_BYTES } from '../controllers/vmi-resources.js';
 import type { Accel, DiskSpec, MachineSpec, NicSpec } from '../qemu/qemu-args.js';
 import { blockDevicePath, COMPUTE_CONTAINER, configVolumeDir, containerDiskPath, DISK_IMAGE, diskVolumeDir, emptyDiskPath, FILES, isoPath, PRIVATE_DIR } from '../launcher/layout.js';
 import type { CloudInitSource, Vmi, VmiDisk, VmiInterface, VmiVolume } from '../launcher/vmi-types.js';
+import { secondaryNetworks } from '../net/multus-networks.js';
+import { inPodBridgeName, secondaryTapName } from '../net/secondary-names.js';
 
 export class LaunchPlanError extends Error {
   override name = 'LaunchPlanError';
@@ -68,6 +70,16 @@ export interface MasqueradeNic {
   bootOrder?: number;
 }
 
+/** A secondary network's NIC with KubeVirt's bridge binding: the pod interface and QEMU's tap on an in-pod bridge. */
+export interface BridgeNic {
+  name: string;
+  mac: string;
+  /** The launcher pod's interface for the network (Multus made it on the node's bridge). */
+  podIface: string;
+  bridge: string;
+  tap: string;
+}
+
 export interface LaunchPlan {
   machine: MachineSpec;
   cloudInit: CloudInitIso[];
@@ -76,6 +88,8 @@ export interface LaunchPlan {
   containerDisks: ContainerDisk[];
   /** The pod-network interface (masquerade), when the VMI has one. */
   podNic?: MasqueradeNic;
+  /** The secondary networks' bridge-bound interfaces. */
+  bridgeNics: BridgeNic[];
 }
 
 const MiB = 1024 * 1024;
@@ -171,6 +185,34 @@ export function podNic(vmi: Vmi): MasqueradeNic | undefined {
 }
 
 /**
+ * The bridge-bound NICs of the VMI's secondary (Multus) networks. Other bindings there, and
+ * Multus default networks (the pod's primary interface from a NAD), are refused.
+ */
+export function bridgeNics(vmi: Vmi): BridgeNic[] {
+  const ifaces = vmi.spec.domain.devices.interfaces ?? [];
+  const defaultNet = (vmi.spec.networks ?? []).findIndex((n) => n.multus?.default);
+  if (defaultNet >= 0) throw new LaunchPlanError(`spec.networks[${defaultNet}].multus.default`, 'a Multus default network is not supported (use the pod network)');
+  return secondaryNetworks(vmi).map((net) => {
+    const i = ifaces.findIndex((x) => x.name === net.name);
+    const iface = ifaces[i];
+    if (!iface) throw new LaunchPlanError('spec.domain.devices.interfaces', `no interface for network ${JSON.stringify(net.name)}`);
+    if (!iface.bridge) throw new LaunchPlanError(`spec.domain.devices.interfaces[${i}]`, 'only the bridge binding is supported on secondary networks');
+    return { name: iface.name, mac: interfaceMac(vmi, iface), podIface: net.podIface, bridge: inPodBridgeName(net.podIface), tap: secondaryTapName(net.podIface) };
+  });
+}
+
+/** QEMU's NICs in the order of spec.domain.devices.interfaces (the guest's eth0, eth1, …). */
+function nicSpecs(vmi: Vmi, pod: MasqueradeNic | undefined, bridged: BridgeNic[]): NicSpec[] {
+  return (vmi.spec.domain.devices.interfaces ?? []).map((iface, i) => {
+    const boot = iface.bootOrder !== undefined ? { bootIndex: iface.bootOrder } : {};
+    if (iface.name === pod?.name) return { id: `net${i}`, tap: pod.tap, mac: pod.mac, ...boot };
+    const b = bridged.find((x) => x.name === iface.name);
+    if (!b) throw new LaunchPlanError(`spec.domain.devices.interfaces[${i}]`, `interface ${iface.name} has no network Cairn can attach`);
+    return { id: `net${i}`, tap: b.tap, mac: b.mac, ...boot };
+  });
+}
+
+/**
  * The disks a live migration copies to the target (KubeVirt's block migration of local disks):
  * the guest's writable emptyDisks and containerDisks. ISOs are made again on the target, and
  * claims are shared (a VMI with an unshared claim is not LiveMigratable).
@@ -181,13 +223,11 @@ export function copiedDiskIds(plan: LaunchPlan): string[] {
 }
 
 export function launchPlan(vmi: Vmi, pod: Pod, accel: Accel): LaunchPlan {
-  const plan: LaunchPlan = { cloudInit: [], configIsos: [], emptyDisks: [], containerDisks: [], machine: undefined as unknown as MachineSpec };
+  const plan: LaunchPlan = { cloudInit: [], configIsos: [], emptyDisks: [], containerDisks: [], bridgeNics: [], machine: undefined as unknown as MachineSpec };
   const disks = (vmi.spec.domain.devices.disks ?? []).map((d, i) => diskSpec(vmi, pod, d, i, plan));
   const nic = podNic(vmi);
-  (vmi.spec.domain.devices.interfaces ?? []).forEach((iface, i) => {
-    if (iface.name !== nic?.name) throw new LaunchPlanError(`spec.domain.devices.interfaces[${i}]`, 'secondary networks are not supported yet');
-  });
-  const nics: NicSpec[] = nic ? [{ id: 'net0', tap: nic.tap, mac: nic.mac, ...(nic.bootOrder !== undefined ? { bootIndex: nic.bootOrder } : {}) }] : [];
+  plan.bridgeNics = bridgeNics(vmi);
+  const nics = nicSpecs(vmi, nic, plan.bridgeNics);
   const memory = guestMemory(vmi);
   if (memory % MiB !== 0) throw new LaunchPlanError('spec.domain.memory.guest', 'must be a whole number of MiB');
   plan.machine = {

@@ -37,10 +37,11 @@ import { ANN_DOMAIN, APP_VIRT_LAUNCHER, COMPUTE_CONTAINER, CONTAINER_DISK_DIR, F
 import type { Vmi } from '../launcher/vmi-types.js';
 import { udhcpdConfig } from '../net/dhcp-server.js';
 import { setupMasqueradeDatapath } from '../net/masquerade.js';
+import { BridgeBindingError, setupPodBridgeBinding } from '../net/bridge-binding.js';
 import type { Accel } from '../qemu/qemu-args.js';
 import { qemuArgs } from '../qemu/qemu-args.js';
 import { QEMU_BINARY } from '../qemu/qemu-process.js';
-import { type ContainerDisk, copiedDiskIds, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
+import { bridgeNics, type ContainerDisk, copiedDiskIds, launchPlan, LaunchPlanError, type LaunchPlan, podNic } from './launch-plan.js';
 import { GuestFreezer } from './guest-freeze.js';
 import { LauncherSession } from './launcher-session.js';
 import { MigrationHandler, type MigrationLauncher } from './migration-handler.js';
@@ -324,6 +325,15 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
       await writeFile(inRoot(`${PRIVATE_DIR}/udhcpd.leases`), '');
       await writeFile(inRoot(`${PRIVATE_DIR}/${FILES.dhcpConf}`), udhcpdConfig(dhcp));
     }
+    for (const b of plan.bridgeNics) {
+      try {
+        await setupPodBridgeBinding({ netns: this.d.podNetns(pod.metadata.uid!), podIface: b.podIface, bridge: b.bridge, tap: b.tap, tapOwner: 0 });
+      } catch (e) {
+        if (!(e instanceof BridgeBindingError)) throw e;
+        this.d.ctx.recorder.event(vmi, 'Warning', 'SyncFailed', `interface ${b.name}: ${e.message}`);
+        return false;
+      }
+    }
     const secret = async (secretName: string) => {
       try {
         const s = await this.d.ctx.client.resource<KubeObject & { data?: Record<string, string> }>(SECRETS).get(secretName, vmi.metadata.namespace);
@@ -436,13 +446,15 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
     const phase = vmi.status?.phase;
     if (phase !== 'Scheduled' && phase !== 'Running') return;
     let nic;
+    let bridged;
     try {
       nic = podNic(vmi);
+      bridged = bridgeNics(vmi);
     } catch {
       // An interface the launch refused never reaches Running; nothing to report for it.
       nic = undefined;
     }
-    const status = withNodeStatus({ vmi, podIP: pod.status?.podIP, nic, session: live.session.state(), unsharedClaims: this.unsharedClaims(vmi), now: rfc3339() });
+    const status = withNodeStatus({ vmi, podIP: pod.status?.podIP, nic, bridgeNics: bridged, session: live.session.state(), unsharedClaims: this.unsharedClaims(vmi), now: rfc3339() });
     const accel = this.d.accel();
     const annotations = accel && vmi.metadata.annotations?.[LABEL_ACCEL] !== accel ? { ...vmi.metadata.annotations, [LABEL_ACCEL]: accel } : vmi.metadata.annotations;
     if (JSON.stringify(status) === JSON.stringify(vmi.status) && annotations === vmi.metadata.annotations) return;

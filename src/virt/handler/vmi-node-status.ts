@@ -8,13 +8,15 @@
 import type { VmCondition } from '../controllers/vm-api.js';
 import type { Vmi, VmiInterfaceStatus, VmiStatusTyped } from '../launcher/vmi-types.js';
 import { cpuTopology } from '../launcher/vmi-guest.js';
-import { guestMemory, type MasqueradeNic } from './launch-plan.js';
+import { type BridgeNic, guestMemory, type MasqueradeNic } from './launch-plan.js';
 import type { SessionState } from './launcher-session.js';
 
 export interface NodeStatusInput {
   vmi: Vmi;
   podIP?: string;
   nic?: MasqueradeNic;
+  /** The secondary networks' bridge-bound NICs. */
+  bridgeNics?: BridgeNic[];
   session: SessionState;
   /** Claim names the VMI uses that are not ReadWriteMany (they block live migration). */
   unsharedClaims: string[];
@@ -28,7 +30,29 @@ function condition(prev: VmCondition[] | undefined, c: Omit<VmCondition, 'lastTr
   return { ...c, lastProbeTime: null, lastTransitionTime: old && old.status === c.status ? (old.lastTransitionTime ?? now) : now };
 }
 
+/** A bridge-bound NIC: its addresses are the guest's own, known only from the guest agent. */
+function bridgedInterface(i: NodeStatusInput, b: BridgeNic): VmiInterfaceStatus {
+  const guest = i.session.agent?.interfaces?.find((g) => g['hardware-address']?.toLowerCase() === b.mac);
+  const ips = (guest?.['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => a['ip-address']);
+  return {
+    name: b.name,
+    mac: b.mac,
+    ...(ips.length ? { ipAddress: ips[0], ipAddresses: ips } : {}),
+    podInterfaceName: b.podIface,
+    ...(guest ? { interfaceName: guest.name } : {}),
+    infoSource: guest ? 'domain, guest-agent, multus-status' : 'domain, multus-status',
+    queueCount: 1,
+    linkState: 'up',
+  };
+}
+
 function interfaces(i: NodeStatusInput): VmiInterfaceStatus[] {
+  const order = (i.vmi.spec.domain.devices.interfaces ?? []).map((x) => x.name);
+  const bridged = (i.bridgeNics ?? []).map((b) => bridgedInterface(i, b));
+  return [...podInterface(i), ...bridged].sort((a, b) => order.indexOf(a.name!) - order.indexOf(b.name!));
+}
+
+function podInterface(i: NodeStatusInput): VmiInterfaceStatus[] {
   if (!i.nic) return [];
   const guest = i.session.agent?.interfaces?.find((g) => g['hardware-address']?.toLowerCase() === i.nic!.mac);
   const ips = i.podIP ? [i.podIP] : [];

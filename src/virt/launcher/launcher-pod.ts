@@ -27,6 +27,7 @@ import {
   PRIVATE_VOLUME,
 } from './layout.js';
 import type { Vmi, VmiProbe, VmiVolume } from './vmi-types.js';
+import { launcherNetworkAnnotations } from '../net/multus-networks.js';
 
 /** KubeVirt's default terminationGracePeriodSeconds of a VMI (v1.DefaultGracePeriodSeconds). */
 export const DEFAULT_VMI_GRACE_SECONDS = 30;
@@ -192,7 +193,11 @@ export function launcherPod(vmi: Vmi, volumeModeOf: (claim: string) => string | 
       generateName: launcherPodPrefix(name),
       namespace: vmi.metadata.namespace,
       labels: { ...vmi.metadata.labels, [LABEL_APP]: APP_VIRT_LAUNCHER, [LABEL_CREATED_BY]: vmi.metadata.uid!, [LABEL_VM_NAME]: name },
-      annotations: { [ANN_DOMAIN]: name, [ANN_DEFAULT_CONTAINER]: COMPUTE_CONTAINER, ...(opts.provisioning ? { [ANN_EPHEMERAL_PROVISIONING]: 'true' } : {}) },
+      annotations: {
+        [ANN_DOMAIN]: name,
+        [ANN_DEFAULT_CONTAINER]: COMPUTE_CONTAINER,
+        ...(opts.provisioning ? { [ANN_EPHEMERAL_PROVISIONING]: 'true' } : launcherNetworkAnnotations(vmi)),
+      },
       ownerReferences: [{ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name, uid: vmi.metadata.uid!, controller: true, blockOwnerDeletion: true }],
     },
     spec: podSpec,

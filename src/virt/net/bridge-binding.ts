@@ -1,6 +1,8 @@
-// KubeVirt's bridge binding, the node-level half: the guest NIC's tap on an existing bridge (a
-// secondary network's bridge, from a NetworkAttachmentDefinition of type bridge), no DHCP and no
-// NAT — the guest is on that L2 segment itself. An optional VLAN tags the tap's port.
+// KubeVirt's bridge binding: the guest on a secondary network's L2 segment itself, no DHCP and
+// no NAT. In a launcher pod (setupPodBridgeBinding), the pod's interface for the network (a port
+// of the node's bridge, from the NetworkAttachmentDefinition) and QEMU's tap are enslaved to an
+// in-pod bridge `k6t-…`, as KubeVirt's virt-launcher does. attachBridgeTap is the node-level
+// form: a tap straight on an existing bridge, with an optional VLAN on its port.
 import { Ip, IpError, checkIfName } from '../../net/ip.js';
 import { ensureTap, removeTap } from './tap.js';
 
@@ -40,4 +42,31 @@ export async function attachBridgeTap(s: BridgeBindingSpec): Promise<void> {
 
 export async function detachBridgeTap(s: Pick<BridgeBindingSpec, 'netns' | 'tap'>): Promise<boolean> {
   return removeTap(s.netns === undefined ? Ip.root : Ip.ns(s.netns), s.tap);
+}
+
+export interface PodBridgeBindingSpec {
+  /** The launcher pod's network namespace. */
+  netns: string;
+  /** The pod's interface for the network (made by the node's Multus). */
+  podIface: string;
+  bridge: string;
+  tap: string;
+  /** The uid allowed to open the tap without CAP_NET_ADMIN (the launcher's QEMU). */
+  tapOwner?: number;
+}
+
+/**
+ * The in-pod bridge holding the pod interface and QEMU's tap, everything up; the pod interface
+ * loses any address the NAD's IPAM gave it (a bridge port has none; KubeVirt would hand it to the
+ * guest by DHCP, Cairn leaves the guest's addressing to the guest). The tap is made anew (a
+ * leftover is replaced), the rest is kept when present.
+ */
+export async function setupPodBridgeBinding(s: PodBridgeBindingSpec): Promise<void> {
+  const ip = Ip.ns(s.netns);
+  const pod = await ip.link(s.podIface);
+  if (!pod) throw new BridgeBindingError(`bridge binding: the pod has no interface ${s.podIface} (its network attachment is missing)`);
+  await ip.ensureBridge(s.bridge, { mtu: pod.mtu });
+  await ip.flushAddrs(s.podIface);
+  await ip.setLink(s.podIface, { master: s.bridge, up: true });
+  await ensureTap(ip, { name: s.tap, bridge: s.bridge, mtu: pod.mtu, owner: s.tapOwner });
 }
