@@ -22,6 +22,7 @@ import { jobController } from './job.js';
 import { cronJobController } from './cronjob.js';
 import { nodeIpamController } from './node-ipam.js';
 import { nodeLifecycleController } from './node-lifecycle.js';
+import { podGcController } from './pod-gc.js';
 import { schedulerController } from '../scheduler/scheduler.js';
 import { endpointsController } from './endpoints.js';
 import { endpointSliceController, endpointSliceMirroringController } from './endpointslice.js';
@@ -44,7 +45,7 @@ import { vmVolumeSnapshotStatusController } from '../virt/snapshot/vm-volume-sna
 import { vmCloneController } from '../virt/clone/vm-clone-controller.js';
 
 /** Every controller, in start order. */
-export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController, migrationController, vmSnapshotController, vmRestoreController, vmCloneController, vmVolumeSnapshotStatusController];
+export const CONTROLLERS: ControllerSpec[] = [namespaceController, garbageCollector, serviceAccountController, replicaSetController, deploymentController, daemonSetController, statefulSetController, jobController, cronJobController, nodeIpamController, nodeLifecycleController, podGcController, schedulerController, endpointsController, endpointSliceController, endpointSliceMirroringController, serviceLBController, resourceQuotaController, pvBinderController, pvcProtectionController, pvProtectionController, clusterRoleAggregationController, rootCaPublisherController, snapshotController, clusterStorageController, dataVolumeController, vmController, vmiController, migrationController, vmSnapshotController, vmRestoreController, vmCloneController, vmVolumeSnapshotStatusController];
 
 export interface ControllerManagerOptions {
   settings?: Partial<ClusterSettings>;

@@ -8,13 +8,17 @@
  * expectations, so a lagging cache never makes a second pod. The VMI has no status subresource:
  * its fields are written back whole with the resourceVersion they were computed from, and a
  * conflict (the handler wrote meanwhile) requeues.
+ *
+ * It also plays KubeVirt's node controller: a Scheduled or Running VMI whose node is gone or no
+ * longer heard from (Ready Unknown) and has no live launcher pod there fails (NodeUnresponsive),
+ * so its VM's run strategy can start it elsewhere.
  */
 import { finalStateOf, isConflict, isNotFound } from '../../client/index.js';
 import type { ControllerSpec } from '../../controllers/context.js';
 import { objectKeyOf, simpleController } from '../../controllers/context.js';
 import { controllerRefOf, isControlledBy } from '../../controllers/util/controller-ref.js';
 import { Expectations, watchOwnedPods } from '../../controllers/util/expectations.js';
-import { PODS, rfc3339 } from '../../controllers/util/nodes.js';
+import { conditionOf as nodeCondition, NODES, PODS, rfc3339 } from '../../controllers/util/nodes.js';
 import { podPhase } from '../../controllers/util/pod-state.js';
 import { PVCS, pvcSpec } from '../../storage/api.js';
 import { deepEqual, type KubeObject } from '../../util/object.js';
@@ -23,7 +27,7 @@ import { claimNameOf, launcherPod } from '../launcher/launcher-pod.js';
 import type { Vmi } from '../launcher/vmi-types.js';
 import { conditionOf, VIRTUAL_MACHINES, VMIS } from './vm-api.js';
 import { isPodDown, isProvisioningPod, launcherTermination } from './vmi-pod-state.js';
-import { currentPod, isFinalPhase, nextVmi, REASON_PVC_NOT_FOUND, type SyncError } from './vmi-status.js';
+import { currentPod, isFinalPhase, nextVmi, REASON_NODE_UNRESPONSIVE, REASON_PVC_NOT_FOUND, type SyncError } from './vmi-status.js';
 import { checkVolumes, hasFailedDataVolume } from './vmi-volumes.js';
 
 /** KubeVirt's event reasons (pkg/controller). */
@@ -34,6 +38,7 @@ const REASON = {
   failedDelete: 'FailedDelete',
   unsupportedProbe: 'UnsupportedProbe',
   launcherFailed: 'Failed',
+  nodeUnresponsive: REASON_NODE_UNRESPONSIVE,
 } as const;
 
 /** How soon a VMI waiting on its expectations is looked at again (KubeVirt re-enqueues too). */
@@ -52,9 +57,10 @@ export const vmiController: ControllerSpec = {
     const pvcInf = ctx.informers.forResource<KubeObject>(PVCS);
     const dvInf = ctx.informers.forResource<KubeObject>(DATAVOLUMES);
     const vmInf = ctx.informers.forResource<KubeObject>(VIRTUAL_MACHINES);
+    const nodeInf = ctx.informers.forResource<KubeObject>(NODES);
     const recorder = ctx.recorder('virtualmachineinstance-controller');
     const expectations = new Expectations();
-    const { controller, queue } = simpleController(ctx, { name: 'virtualmachineinstance', primary: vmiInf, secondary: [podInf, pvcInf, dvInf, vmInf], reconcile: (key) => reconcile(key) });
+    const { controller, queue } = simpleController(ctx, { name: 'virtualmachineinstance', primary: vmiInf, secondary: [podInf, pvcInf, dvInf, vmInf, nodeInf], reconcile: (key) => reconcile(key) });
 
     watchOwnedPods(podInf, { expectations, queue, ownerKey: ownerKeyOf, orphan: () => undefined });
     // A claim or DataVolume concerns the VMIs of its namespace whose volumes name it; a VM its VMI (named alike).
@@ -62,6 +68,19 @@ export const vmiController: ControllerSpec = {
       (vmiInf.store.byNamespace(o.metadata.namespace ?? '') as Vmi[]).filter((vmi) => (vmi.spec.volumes ?? []).some((v) => claimNameOf(v) === o.metadata.name)).forEach((vmi) => queue.add(objectKeyOf(vmi)));
     for (const inf of [pvcInf, dvInf]) inf.addEventHandler({ onAdd: usersOf, onUpdate: (_o, n) => usersOf(n), onDelete: (o) => usersOf(finalStateOf(o)) });
     vmInf.addEventHandler({ onDelete: (o) => queue.add(objectKeyOf(finalStateOf(o))) });
+    // A node going silent, coming back or being deleted concerns the VMIs on it.
+    const vmisOn = (node: KubeObject) => (vmiInf.store.list() as Vmi[]).filter((vmi) => vmi.status?.nodeName === node.metadata.name).forEach((vmi) => queue.add(objectKeyOf(vmi)));
+    nodeInf.addEventHandler({
+      onUpdate: (o, n) => nodeCondition(o, 'Ready')?.status !== nodeCondition(n, 'Ready')?.status && vmisOn(n),
+      onDelete: (o) => vmisOn(finalStateOf(o)),
+    });
+
+    /** KubeVirt's isNodeUnresponsive, with the agent's heartbeat (the node's Ready condition) for virt-handler's. */
+    const nodeUnresponsive = (name: string | undefined) => {
+      if (!name) return false;
+      const node = nodeInf.store.get(name);
+      return !node || nodeCondition(node, 'Ready')?.status === 'Unknown';
+    };
 
     async function createPod(vmi: Vmi, key: string, provisioning: boolean): Promise<KubeObject> {
       const ns = vmi.metadata.namespace!;
@@ -131,7 +150,7 @@ export const vmiController: ControllerSpec = {
         }
       }
 
-      const next = nextVmi(vmi, { pod, ownedPods: owned, volumes, syncError, hasOwnerVm: hasOwnerVm(vmi), now: rfc3339() });
+      const next = nextVmi(vmi, { pod, ownedPods: owned, volumes, syncError, hasOwnerVm: hasOwnerVm(vmi), nodeUnresponsive: nodeUnresponsive(vmi.status?.nodeName), now: rfc3339() });
       if (deepEqual(next, vmi)) return;
       try {
         await ctx.client.resource(VMIS).update(next, { namespace: ns });
@@ -140,7 +159,9 @@ export const vmiController: ControllerSpec = {
         if (isConflict(e)) return { requeueAfterMs: 100 };
         throw e;
       }
-      const ended = next.status?.phase === 'Failed' && phase !== 'Failed' && pod ? launcherTermination(pod) : undefined;
+      const failedNow = next.status?.phase === 'Failed' && phase !== 'Failed';
+      if (failedNow && next.status?.reason === REASON_NODE_UNRESPONSIVE) recorder.event(vmi, 'Normal', REASON.nodeUnresponsive, `virt-handler on node ${vmi.status?.nodeName} is not responsive, marking VMI as failed`);
+      const ended = failedNow && pod ? launcherTermination(pod) : undefined;
       // QEMU's own words when it printed any (a bad disk); always the reason and exit code (137: killed).
       if (ended) recorder.event(vmi, 'Warning', REASON.launcherFailed, `virt-launcher pod ${pod!.metadata.name} failed: ${ended.reason}${ended.exitCode !== undefined ? ` (exit code ${ended.exitCode})` : ''}${ended.message ? `: ${ended.message}` : ''}`);
     }

@@ -26,6 +26,16 @@ export const isProvisioningPod = (pod: KubeObject) => pod.metadata.annotations?.
 export const isPodDown = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(podPhase(pod));
 export const isPodDownOrGoingDown = (pod: KubeObject) => isPodDown(pod) || !!computeState(pod)?.terminated || !!pod.metadata.deletionTimestamp;
 
+/**
+ * KubeVirt's node controller's alive pod (alivePodsOnNode): not Succeeded or Failed, and not
+ * every container terminated — a pod stuck terminating on a dead node still counts, as its
+ * containers may run on.
+ */
+export function isPodAlive(pod: KubeObject): boolean {
+  const all = statuses(pod);
+  return !isPodDown(pod) && !(all.length > 0 && all.every((c) => !!c.state?.terminated));
+}
+
 /** The launcher runs: its pod is Running and its compute container started. */
 export function isLauncherStarted(pod: KubeObject): boolean {
   if (isPodDownOrGoingDown(pod)) return false;

@@ -13,7 +13,7 @@ import type { KubeObject } from '../../util/object.js';
 import { COMPUTE_CONTAINER } from '../launcher/layout.js';
 import type { Vmi, VmiStatusTyped } from '../launcher/vmi-types.js';
 import type { VmCondition } from './vm-api.js';
-import { imageError, isLauncherStarted, isPodDown, isPodDownOrGoingDown, isProvisioningPod, launcherTermination } from './vmi-pod-state.js';
+import { imageError, isLauncherStarted, isPodAlive, isPodDown, isPodDownOrGoingDown, isProvisioningPod, launcherTermination } from './vmi-pod-state.js';
 import { hasFailedDataVolume, type VolumeCheck } from './vmi-volumes.js';
 import { migrationStateOf } from '../migration/migration-state.js';
 
@@ -25,6 +25,8 @@ export const VM_CONTROLLER_FINALIZER = 'kubevirt.io/virtualMachineControllerFina
 export const LABEL_NODE_NAME = 'kubevirt.io/nodeName';
 
 export const REASON_PVC_NOT_FOUND = 'FailedPvcNotFound';
+/** KubeVirt's NodeUnresponsiveReason: the VMI's node stopped answering and no launcher of it is alive there. */
+export const REASON_NODE_UNRESPONSIVE = 'NodeUnresponsive';
 
 export interface SyncError {
   reason: string;
@@ -40,6 +42,12 @@ export interface StatusInput {
   syncError?: SyncError;
   /** The VM controlling the VMI still exists. */
   hasOwnerVm: boolean;
+  /**
+   * The VMI's node is gone or its Ready condition Unknown. KubeVirt's node controller judges its
+   * virt-handler's heartbeat; Cairn's handler lives in the node agent, whose heartbeat the node
+   * lifecycle controller already judges (Unknown after its 40 s grace period).
+   */
+  nodeUnresponsive?: boolean;
   now: string;
 }
 
@@ -169,7 +177,11 @@ export function nextVmi(vmi: Vmi, f: StatusInput): Vmi {
     }
     case 'Scheduled':
     case 'Running':
-      if (!launcher) phase = 'Failed';
+      if (f.nodeUnresponsive && !(launcher && isPodAlive(launcher))) {
+        // KubeVirt's node controller: nothing runs the guest any more, and no handler will say so.
+        phase = 'Failed';
+        status.reason = REASON_NODE_UNRESPONSIVE;
+      } else if (!launcher) phase = 'Failed';
       else if (isPodDown(launcher)) {
         // A launcher deleted under a VMI nobody deleted was killed: the guest did not end on its own, whatever QEMU's exit code.
         phase = launcher.metadata.deletionTimestamp && !deleting ? 'Failed' : endedPhase(status, launcher);
