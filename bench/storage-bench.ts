@@ -10,7 +10,11 @@
  *      agents' data): sequential 1 MiB write and read, 4 KiB random read and write, O_DIRECT,
  *      libaio, queue depth 16. The pod runs the host's fio through its dynamic loader from a
  *      read-only hostPath mount of /usr (the offline busybox image has none), so only the I/O
- *      path differs.
+ *      path differs. To keep the comparison fair on a shared, loaded machine: each side first
+ *      writes its whole test file once (untimed), so every timed job overwrites or reads laid-out
+ *      blocks on both sides; the pod is Guaranteed with 1 CPU, so its fio has the CPU weight of
+ *      the host's (cpu.shares 1024; a BestEffort pod gets 2 and starves under load); the two
+ *      sides alternate job by job, BENCH_FIO_REPEATS times, and the medians are compared.
  *   3. Ceph (`cairn ceph up` on the same cluster; BENCH_CEPH=0 skips it): provisioning latency
  *      as in 1 for BENCH_CEPH_CLAIMS claims of the `ceph-rbd` and of the `cephfs` class (Immediate
  *      binding), and CephFS throughput — fio sequential 1 MiB write and read, buffered (FUSE) with
@@ -20,7 +24,7 @@
  * Output: a table on stdout and bench/results/storage.json (storage.reduced.json for other sizes).
  *
  *   npm run bench:storage
- *   BENCH_CLAIMS=10 BENCH_FIO_SECONDS=5 npm run bench:storage     quick iteration
+ *   BENCH_CLAIMS=10 BENCH_FIO_SECONDS=5 BENCH_FIO_REPEATS=1 npm run bench:storage     quick iteration
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,11 +37,11 @@ import type { KubeObject } from '../src/util/object.js';
 import { until } from '../test/support/until.js';
 import { BenchCluster } from './support/bench-cluster.js';
 import { repoRoot } from './support/server-process.js';
-import { round, summarize, type Summary } from './support/stats.js';
+import { median, round, summarize, type Summary } from './support/stats.js';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
-const cfg = { claims: env('BENCH_CLAIMS', 50), cephClaims: env('BENCH_CEPH_CLAIMS', 50), ceph: process.env.BENCH_CEPH !== '0', cephFioSize: process.env.BENCH_CEPH_FIO_SIZE ?? '256M', fioSeconds: env('BENCH_FIO_SECONDS', 15), fioSize: process.env.BENCH_FIO_SIZE ?? '512M', timeoutS: env('BENCH_TIMEOUT_S', 600) };
-const fullSize = cfg.claims === 50 && cfg.fioSeconds === 15 && cfg.fioSize === '512M' && (!cfg.ceph || cfg.cephClaims === 50);
+const cfg = { claims: env('BENCH_CLAIMS', 50), cephClaims: env('BENCH_CEPH_CLAIMS', 50), ceph: process.env.BENCH_CEPH !== '0', cephFioSize: process.env.BENCH_CEPH_FIO_SIZE ?? '256M', fioSeconds: env('BENCH_FIO_SECONDS', 10), fioRepeats: env('BENCH_FIO_REPEATS', 3), fioSize: process.env.BENCH_FIO_SIZE ?? '512M', timeoutS: env('BENCH_TIMEOUT_S', 600) };
+const fullSize = cfg.claims === 50 && cfg.fioSeconds === 10 && cfg.fioRepeats === 3 && cfg.fioSize === '512M' && (!cfg.ceph || cfg.cephClaims === 50);
 const NS = 'bench';
 const PODS = { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' };
 const FIO_JOBS = [
@@ -55,11 +59,22 @@ interface FioResult {
   iops: number;
 }
 
+/** One job's runs on one side: every repeat, and the median the ratio is taken of. */
+interface FioSamples {
+  job: string;
+  /** MiB/s, IOPS: medians */
+  bandwidth: number;
+  iops: number;
+  runs: FioResult[];
+  /** The 1-minute load average before each run. */
+  load: number[];
+}
+
 interface Results {
   config: typeof cfg;
   machine: { cpus: number; kernel: string; loadBefore: number[]; loadAfter?: number[] };
   provisioning?: { claimBoundMs: Summary; podRunningMs: Summary };
-  io?: { raw: FioResult[]; pod: FioResult[]; ratioPct: Record<string, number> };
+  io?: { raw: FioSamples[]; pod: FioSamples[]; ratioPct: Record<string, number> };
   ceph?: {
     upMs: number;
     rbd?: { claimBoundMs: Summary; podRunningMs: Summary };
@@ -69,12 +84,14 @@ interface Results {
   error?: string;
 }
 
+const FIO_FILE = 'fio.dat';
+const fioCommon = (dir: string) => [`--filename=${dir}/${FIO_FILE}`, `--size=${cfg.fioSize}`, '--ioengine=libaio', '--direct=1', '--iodepth=16', '--numjobs=1', '--group_reporting', '--output-format=json'];
+
+/** Writes the whole test file once, so the timed jobs find it laid out on either side. */
+const fioLayoutArgs = (dir: string) => ['--name=layout', '--rw=write', '--bs=1M', ...fioCommon(dir)];
+
 function fioArgs(dir: string, job: (typeof FIO_JOBS)[number]): string[] {
-  return [
-    `--name=${job.name}`, `--directory=${dir}`, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${cfg.fioSize}`,
-    '--ioengine=libaio', '--direct=1', '--iodepth=16', '--numjobs=1', '--time_based', `--runtime=${cfg.fioSeconds}`,
-    '--ramp_time=2', '--group_reporting', '--output-format=json',
-  ];
+  return [`--name=${job.name}`, `--rw=${job.rw}`, `--bs=${job.bs}`, ...fioCommon(dir), '--time_based', `--runtime=${cfg.fioSeconds}`, '--ramp_time=2'];
 }
 
 function parseFio(job: string, out: string): FioResult {
@@ -138,14 +155,18 @@ async function provisioning(client: Client, set: ClaimSet = { count: cfg.claims,
 async function io(cluster: BenchCluster): Promise<NonNullable<Results['io']>> {
   // The raw side: a directory on the filesystem that holds the node's volume images.
   const rawDir = mkdtempSync(join(cluster.nodeDir(1), 'fio-raw-'));
-  const raw: FioResult[] = [];
   try {
-    for (const job of FIO_JOBS) raw.push(parseFio(job.name, execFileSync('fio', fioArgs(rawDir, job), { encoding: 'utf8', maxBuffer: 64 << 20 })));
+    return await ioAgainst(cluster, rawDir);
   } finally {
     rmSync(rawDir, { recursive: true, force: true });
   }
+}
+
+async function ioAgainst(cluster: BenchCluster, rawDir: string): Promise<NonNullable<Results['io']>> {
   const hostPath = (name: string, path: string) => ({ name, hostPath: { path } });
   const busybox = (await buildBusyboxImage()).reference;
+  // Guaranteed, 1 CPU: the container's cpu.shares is 1024, the weight the host's fio has.
+  const resources = { requests: { cpu: '1', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } };
   const podSpec = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -158,6 +179,7 @@ async function io(cluster: BenchCluster): Promise<NonNullable<Results['io']>> {
           name: 'main',
           image: busybox,
           command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+          resources,
           volumeMounts: [
             { name: 'data', mountPath: '/data' },
             { name: 'usr', mountPath: '/host/usr', readOnly: true },
@@ -175,12 +197,31 @@ async function io(cluster: BenchCluster): Promise<NonNullable<Results['io']>> {
   const inPod = (hostFile: string) => `/host${realpathSync(hostFile)}`;
   const loader = inPod('/lib64/ld-linux-x86-64.so.2');
   const libs = ['/host/usr/lib/x86_64-linux-gnu', '/host/usr/lib/x86_64-linux-gnu/ceph'].join(':');
-  const pod: FioResult[] = [];
-  for (const job of FIO_JOBS) {
-    const r = await cluster.kubectl(['exec', 'fio', '-n', NS, '--', loader, '--library-path', libs, inPod('/usr/bin/fio'), ...fioArgs('/data', job)], { timeoutMs: (cfg.fioSeconds + 120) * 1000 });
-    if (r.code !== 0) throw new Error(`fio ${job.name} in the pod: ${r.stderr}`);
-    pod.push(parseFio(job.name, r.stdout));
+  const onHost = (args: string[]) => execFileSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const inThePod = async (args: string[]) => {
+    const r = await cluster.kubectl(['exec', 'fio', '-n', NS, '--', loader, '--library-path', libs, inPod('/usr/bin/fio'), ...args], { timeoutMs: (cfg.fioSeconds + 120) * 1000 });
+    if (r.code !== 0) throw new Error(`fio ${args[0]} in the pod: ${r.stderr}`);
+    return r.stdout;
+  };
+  onHost(fioLayoutArgs(rawDir));
+  await inThePod(fioLayoutArgs('/data'));
+  const runs = { raw: FIO_JOBS.map(() => [] as FioResult[]), pod: FIO_JOBS.map(() => [] as FioResult[]) };
+  const loads = { raw: FIO_JOBS.map(() => [] as number[]), pod: FIO_JOBS.map(() => [] as number[]) };
+  for (let rep = 0; rep < cfg.fioRepeats; rep++) {
+    for (const [i, job] of FIO_JOBS.entries()) {
+      // Alternating which side goes first spreads a load change over both.
+      const sides = rep % 2 === 0 ? (['raw', 'pod'] as const) : (['pod', 'raw'] as const);
+      for (const side of sides) {
+        loads[side][i].push(round(loadavg()[0]));
+        const out = side === 'raw' ? onHost(fioArgs(rawDir, job)) : await inThePod(fioArgs('/data', job));
+        runs[side][i].push(parseFio(job.name, out));
+      }
+    }
   }
+  const samples = (side: 'raw' | 'pod') =>
+    FIO_JOBS.map((j, i): FioSamples => ({ job: j.name, bandwidth: round(median(runs[side][i].map((r) => r.bandwidth)), 1), iops: Math.round(median(runs[side][i].map((r) => r.iops))), runs: runs[side][i], load: loads[side][i] }));
+  const raw = samples('raw');
+  const pod = samples('pod');
   const ratioPct = Object.fromEntries(FIO_JOBS.map((j, i) => [j.name, round((pod[i].bandwidth / raw[i].bandwidth) * 100, 1)]));
   return { raw, pod, ratioPct };
 }
@@ -256,7 +297,7 @@ function report(r: Results): void {
   const lines: string[] = [];
   if (r.provisioning) lines.push(...latencyLines('provisioning, local', cfg.claims, r.provisioning));
   if (r.io) {
-    lines.push('', `fio (O_DIRECT, libaio, depth 16, ${cfg.fioSeconds} s)   raw MiB/s   pod MiB/s   raw IOPS   pod IOPS   pod/raw (goal ≥ ${GOAL_RATIO_PCT} %)`);
+    lines.push('', `fio (O_DIRECT, libaio, depth 16, ${cfg.fioSeconds} s, median of ${cfg.fioRepeats})   raw MiB/s   pod MiB/s   raw IOPS   pod IOPS   pod/raw (goal ≥ ${GOAL_RATIO_PCT} %)`);
     r.io.raw.forEach((raw, i) => {
       const pod = r.io!.pod[i];
       lines.push(`  ${raw.job.padEnd(32)} ${String(raw.bandwidth).padStart(9)} ${String(pod.bandwidth).padStart(11)} ${String(raw.iops).padStart(10)} ${String(pod.iops).padStart(10)}   ${r.io!.ratioPct[raw.job]} %`);

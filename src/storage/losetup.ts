@@ -35,12 +35,24 @@ export async function loopDevicesOf(file: string): Promise<LoopDevice[]> {
   return (await listLoopDevices()).filter((d) => d.backFile === file);
 }
 
-/**
- * Attaches `file` to a free loop device and returns its path. Direct I/O keeps the file's
- * pages out of the host's page cache a second time (the filesystem inside caches them already).
- */
-export async function attachLoopDevice(file: string, opts: { directIO?: boolean } = {}): Promise<string> {
-  const args = ['--find', '--show', ...(opts.directIO ? ['--direct-io=on'] : []), file];
+export interface AttachOptions {
+  /**
+   * Direct I/O keeps the file's pages out of the host's page cache a second time (the
+   * filesystem inside caches them already). The kernel turns it off where the file's direct I/O
+   * alignment exceeds the device's sector size.
+   */
+  directIO?: boolean;
+  /**
+   * The device's logical sector size. Unset, the kernel picks the file's direct I/O alignment,
+   * which on xfs is 4096 for a reflinked file (a cloned or snapshotted image): ext4 with 1 KiB
+   * blocks then no longer mounts, nor does a partition table written for 512-byte sectors read.
+   */
+  sectorSize?: 512 | 4096;
+}
+
+/** Attaches `file` to a free loop device and returns its path. */
+export async function attachLoopDevice(file: string, opts: AttachOptions = {}): Promise<string> {
+  const args = ['--find', '--show', ...(opts.directIO ? ['--direct-io=on'] : []), ...(opts.sectorSize ? ['--sector-size', String(opts.sectorSize)] : []), file];
   return (await runStorageTool('losetup', args, `losetup ${file}`)).trim();
 }
 

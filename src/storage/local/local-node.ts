@@ -20,7 +20,6 @@ import { linkStagedDevice, mountStagedFilesystem, unmountStaging } from '../stag
 import { attachLoopDevice, detachLoopDevice, loopDevicesOf, refreshLoopCapacity } from '../losetup.js';
 import type { LocalVolume, LocalVolumeStore } from './volume-store.js';
 
-
 export class LocalNodeService implements NodeService {
   private readonly locks = new KeyedMutex();
 
@@ -112,10 +111,14 @@ export class LocalNodeService implements NodeService {
     return v;
   }
 
-  /** The loop device the image is attached to, attaching it when it is not. */
+  /**
+   * The loop device the image is attached to, attaching it when it is not: always with 512-byte
+   * sectors, which every filesystem and partition table on the image was made for, whatever the
+   * filesystem under the store says about the file (see AttachOptions.sectorSize).
+   */
   private async device(v: LocalVolume): Promise<string> {
     const [found] = await loopDevicesOf(v.image);
-    return found?.name ?? attachLoopDevice(v.image, { directIO: true });
+    return found?.name ?? attachLoopDevice(v.image, { directIO: true, sectorSize: 512 });
   }
 
   private async detachAll(image: string): Promise<void> {

@@ -1,16 +1,23 @@
 /**
- * The node's local volumes on disk: one sparse image file per volume in the store dir
- * (`<id>.img`, its size is the volume's size) and a small `<id>.json` saying how it was made
- * (Filesystem with ext4/xfs, or Block).
+ * The node's local volumes on disk: one image file per volume in the store dir (`<id>.img`, its
+ * size is the volume's size) and a small `<id>.json` saying how it was made (Filesystem with
+ * ext4/xfs, or Block).
  *
- * Creation is crash-safe: the image is made as `<id>.img.partial` (truncate, then mkfs), the
+ * Images are preallocated (fallocate): the space is the volume's from the start, so a pod can
+ * always fill its volume (writes into a sparse image's holes fail with I/O errors once the
+ * node's disk is full). Where the filesystem under the store cannot preallocate, images stay
+ * sparse. Copies (restores, clones) are preallocated after the copy, which keeps the blocks a
+ * reflink shares with their source shared.
+ *
+ * Creation is crash-safe: the image is made as `<id>.img.partial` (fallocate, then mkfs), the
  * description written, and only then renamed into place, so a volume either exists whole or not
  * at all; leftovers of an interrupted creation are removed at start and by a retried create.
  *
  * Capacity is real: what the filesystem under the store has free, minus a reserve (10 % of it,
  * the kubelet's nodefs.available eviction threshold, so volumes never push the node into disk
- * pressure), minus what existing volumes may still write into their sparse images. A request
- * that does not fit fails with ResourceExhausted before anything is made.
+ * pressure), minus what sparse images (made before preallocation, or where the filesystem cannot
+ * preallocate) may still take. A request that does not fit fails with ResourceExhausted before
+ * anything is made.
  */
 import { type Stats } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
@@ -19,6 +26,7 @@ import { Mutex } from '../../net/exec.js';
 import type { Capacity, VolumeMode } from '../driver.js';
 import { StorageError } from '../errors.js';
 import { type FsType, makeFilesystem, MIN_FS_BYTES } from '../mkfs.js';
+import { allocateFileRange } from './fallocate.js';
 
 export const MI = 1024 * 1024;
 /** The kubelet's default hard eviction threshold nodefs.available<10%. */
@@ -58,6 +66,16 @@ async function statfsSpace(dir: string): Promise<FsSpace> {
 
 const roundUpMi = (n: number) => Math.ceil(n / MI) * MI;
 const isNoSpace = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOSPC' || /No space left on device/i.test((e as Error).message);
+
+/**
+ * Makes `file` at least `to` bytes long with its blocks from `from` on reserved on the disk;
+ * sparse instead where the filesystem cannot preallocate. True when preallocated.
+ */
+async function reserveImage(file: string, from: number, to: number): Promise<boolean> {
+  if (await allocateFileRange(file, from, to - from)) return true;
+  if ((await stat(file)).size < to) await truncate(file, to);
+  return false;
+}
 
 export function checkVolumeId(id: string): string {
   if (!ID_RE.test(id)) throw new StorageError('InvalidArgument', `volume id ${JSON.stringify(id)} is not a valid name for a local volume`);
@@ -124,8 +142,8 @@ export class LocalVolumeStore {
       await this.ensureRoom(bytes);
       await this.writeImage(id, mode, fsType, async (partial) => {
         await writeFile(partial, '', { mode: 0o600 });
-        await truncate(partial, bytes);
-        if (mode === 'Filesystem') await makeFilesystem(partial, fsType!);
+        const preallocated = await reserveImage(partial, 0, bytes);
+        if (mode === 'Filesystem') await makeFilesystem(partial, fsType!, { preallocated });
       });
       return (await this.get(id))!;
     });
@@ -147,7 +165,8 @@ export class LocalVolumeStore {
       await this.ensureRoom(bytes);
       await this.writeImage(id, mode, fsType, async (partial) => {
         await fill(partial);
-        if ((await stat(partial)).size < bytes) await truncate(partial, bytes);
+        // Fills the copy's holes (its data and any blocks shared by a reflink stay as they are).
+        await reserveImage(partial, 0, bytes);
       });
       return (await this.get(id))!;
     });
@@ -181,7 +200,14 @@ export class LocalVolumeStore {
       const want = roundUpMi(bytes);
       if (want <= v.sizeBytes) return v;
       await this.ensureRoom(want - v.sizeBytes);
-      await truncate(v.image, want);
+      try {
+        await reserveImage(v.image, v.sizeBytes, want);
+      } catch (e) {
+        // A failed fallocate may have grown the file part of the way: the volume keeps its size.
+        await truncate(v.image, v.sizeBytes);
+        if (isNoSpace(e)) throw new StorageError('ResourceExhausted', `no space left on the node's disk while growing volume ${id}`);
+        throw e;
+      }
       return { ...v, sizeBytes: want };
     });
   }
@@ -205,7 +231,7 @@ export class LocalVolumeStore {
     for (const f of await readdir(root)) {
       if (!f.endsWith('.img') && !f.endsWith('.img.partial')) continue;
       const st: Stats | undefined = await stat(join(root, f)).catch(() => undefined);
-      // What the sparse image may still take from the disk.
+      // What a sparse image may still take from the disk (nothing, once preallocated).
       if (st) promised += Math.max(0, st.size - st.blocks * 512);
     }
     const free = Math.max(0, space.availableBytes - reserve - promised);
