@@ -315,6 +315,7 @@ export async function startAgent(cfg: AgentConfig, logger: Logger): Promise<Runn
     accel: () => accel,
     nodeAddress: cfg.internalIP,
     activatePodIpHandoff: async (uid) => void (await podIpHandoffs.activate(uid)),
+    migrationTls: { caPem: conn.ca.toString('utf8'), servingCertFile: cfg.tls.certFile, servingKeyFile: cfg.tls.keyFile, clientCertPem: conn.clientCert?.toString('utf8'), clientKeyPem: conn.clientKey?.toString('utf8') },
   });
   const addons: NodeAddon[] = [new ServiceProxy(addonCtx), new NetworkPolicyEnforcer(addonCtx), new IngressController(addonCtx), storage, virtHandler];
 

@@ -5,7 +5,10 @@
 // emptyDisk-like scratch disk) into the target's NBD exports and migrates the memory through the
 // proxies. The guest's serial ticks go on in the target, both images are identical, and no socat
 // is left. Also: the proxies' throughput, a port in use, a peer the range refuses; a throttled
-// migration cancelled by the completion timeout and one aborted, the guest running on.
+// migration cancelled by the completion timeout and one aborted, the guest running on. TLS: the
+// proxies let only the expected peer in (each node's certificate from one CA, checked by name)
+// and a target that goes silent mid-migration (its link cut: no FIN, no RST) fails the migration
+// within PEER_SILENCE_TIMEOUT_S, the guest running on at the source.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,7 +24,10 @@ import { QemuProcess } from '../../src/virt/qemu/qemu-process.js';
 import { QmpClient } from '../../src/virt/qemu/qmp-client.js';
 import { UNLIMITED_BANDWIDTH } from '../../src/virt/handler/migration-options.js';
 import { DEFAULT_MIGRATION_CONFIGURATION, MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY } from '../../src/virt/migration/migration-state.js';
-import { MigrationProxy, MigrationProxyError } from '../../src/virt/handler/migration-proxy.js';
+import { MigrationProxy, MigrationProxyError, PEER_SILENCE_TIMEOUT_S } from '../../src/virt/handler/migration-proxy.js';
+import { type MigrationTlsFiles, sourceProxyTls, targetProxyTls, writeMigrationTls } from '../../src/virt/handler/migration-tls.js';
+import { createCa, issueCertificate } from '../../src/api/pki.js';
+import { writeFile } from 'node:fs/promises';
 import { SourceMigration } from '../../src/virt/handler/migration-source.js';
 import { TargetMigration } from '../../src/virt/handler/migration-target.js';
 import { requireNetTools, runClusterName, snapshotCairn, added, type HostSnapshot } from '../support/net-lab.js';
@@ -36,6 +42,8 @@ const dstIp = `10.252.${octet}.2`;
 let dir: string;
 let guest: TestGuest;
 let snap0: HostSnapshot;
+/** Each "node"'s migration certificates, issued by one CA as `cairn up` issues them; `rogue` is a third node. */
+let pki: { src: MigrationTlsFiles; dst: MigrationTlsFiles; rogue: MigrationTlsFiles };
 const qemus: QemuProcess[] = [];
 const proxies: MigrationProxy[] = [];
 
@@ -70,7 +78,23 @@ before(async () => {
   await src.addAddr('vmig', `${srcIp}/24`);
   await dst.addAddr('vmig', `${dstIp}/24`);
   for (const [ip, link] of [[src, 'vmig'], [dst, 'vmig'], [src, 'lo'], [dst, 'lo']] as const) await ip.setLink(link, { up: true });
+  pki = await issueNodeCertificates(join(dir, 'pki'));
 });
+
+/** Serving and client certificates of three nodes from one CA, written as an agent writes them. */
+async function issueNodeCertificates(base: string): Promise<{ src: MigrationTlsFiles; dst: MigrationTlsFiles; rogue: MigrationTlsFiles }> {
+  const ca = await createCa();
+  const node = async (name: string, ip: string) => {
+    const d = join(base, name);
+    await mkdir(d, { recursive: true });
+    const serving = await issueCertificate(ca, { commonName: name, dnsNames: [name], ips: [ip], usage: 'server' });
+    const client = await issueCertificate(ca, { commonName: `system:node:${name}`, organizations: ['system:nodes'], usage: 'client' });
+    await writeFile(join(d, 'serving.crt'), serving.certPem);
+    await writeFile(join(d, 'serving.key'), serving.keyPem, { mode: 0o600 });
+    return writeMigrationTls(join(d, 'migration-tls'), { caPem: ca.certPem, servingCertFile: join(d, 'serving.crt'), servingKeyFile: join(d, 'serving.key'), clientCertPem: client.certPem, clientKeyPem: client.keyPem });
+  };
+  return { src: await node('node-src', srcIp), dst: await node('node-dst', dstIp), rogue: await node('node-rogue', srcIp) };
+}
 
 after(async () => {
   for (const q of qemus) await q.kill();
@@ -98,6 +122,26 @@ function countingServer(path: string): Promise<{ server: Server; received: () =>
   });
 }
 
+/** Writes `total` bytes into a unix socket and closes it; resolves once the peer closed too. */
+function sendThrough(socket: string, total: number): Promise<void> {
+  const chunk = Buffer.alloc(4 * 1024 * 1024, 0xa5);
+  return new Promise<void>((resolve, reject) => {
+    const c = connect(socket, () => {
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!c.write(chunk)) return void c.once('drain', pump);
+        }
+        c.end();
+      };
+      pump();
+    });
+    c.once('error', reject);
+    c.once('close', () => resolve());
+  });
+}
+
 test('proxies: source unix socket → target node port (range of the source node only) → target unix socket; throughput', async () => {
   const sink = join(dir, 'sink.sock');
   const { server, received } = await countingServer(sink);
@@ -122,23 +166,8 @@ test('proxies: source unix socket → target node port (range of the source node
     const source = await MigrationProxy.unixToTcp({ socket: out, host: dstIp, port: target.port }, { netns: srcNs });
     proxies.push(source);
     const total = 1024 * 1024 * 1024;
-    const chunk = Buffer.alloc(4 * 1024 * 1024, 0xa5);
     const t0 = process.hrtime.bigint();
-    await new Promise<void>((resolve, reject) => {
-      const c = connect(out, () => {
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < total) {
-            sent += chunk.length;
-            if (!c.write(chunk)) return void c.once('drain', pump);
-          }
-          c.end();
-        };
-        pump();
-      });
-      c.once('error', reject);
-      c.once('close', () => resolve());
-    });
+    await sendThrough(out, total);
     await until('all bytes through both proxies', () => received() >= total, 60_000, 20);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const mbps = total / 1e6 / secs;
@@ -153,7 +182,44 @@ test('proxies: source unix socket → target node port (range of the source node
   }
 });
 
-test('live migration through the node proxies: two copied disks over NBD, memory stream, ticks go on, images identical', async () => {
+test('TLS proxies: the target lets in only the source node\'s certificate, the source trusts only the target node\'s; throughput', async () => {
+  const sink = join(dir, 'tls-sink.sock');
+  const { server, received } = await countingServer(sink);
+  const started: MigrationProxy[] = [];
+  const source = async (name: string, tls: Parameters<typeof MigrationProxy.unixToTcp>[0]['tls'], port: number) => {
+    const p = await MigrationProxy.unixToTcp({ socket: join(dir, `${name}.sock`), host: dstIp, port, ...(tls ? { tls } : {}) }, { netns: srcNs });
+    started.push(p);
+    return join(dir, `${name}.sock`);
+  };
+  try {
+    const target = await MigrationProxy.tcpToUnixOnFreePort({ bind: dstIp, allowFrom: srcIp, toSocket: sink, tls: targetProxyTls(pki.dst, 'node-src') }, [51_211, 51_212], { netns: dstNs });
+    started.push(target);
+    // Refused, each with nothing forwarded: another node's certificate (same CA, right address),
+    // a source expecting another target, and plain TCP.
+    const refused: [string, Parameters<typeof MigrationProxy.unixToTcp>[0]['tls']][] = [
+      ['rogue', sourceProxyTls(pki.rogue, 'node-dst')],
+      ['wrong-target', sourceProxyTls(pki.src, 'node-rogue')],
+      ['plain', undefined],
+    ];
+    for (const [name, tls] of refused) {
+      await sendThrough(await source(name, tls, target.port), 1024 * 1024).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(received(), 0, `${name}: bytes got through`);
+    }
+    const total = 512 * 1024 * 1024;
+    const t0 = process.hrtime.bigint();
+    await sendThrough(await source('good', sourceProxyTls(pki.src, 'node-dst'), target.port), total);
+    await until('all bytes through both TLS proxies', () => received() >= total, 60_000, 20);
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(`# migration proxy throughput with TLS: ${(total / 1e6 / secs).toFixed(0)} MB/s (512 MiB in ${secs.toFixed(2)} s)`);
+    assert.equal(received(), total);
+  } finally {
+    for (const p of started) await p.stop();
+    await new Promise((r) => server.close(() => r(undefined)));
+  }
+});
+
+test('live migration through the node proxies over TLS: two copied disks over NBD, memory stream, ticks go on, images identical', async () => {
   const srcDir = join(dir, 'src');
   const dstDir = join(dir, 'dst');
   await mkdir(srcDir);
@@ -190,17 +256,22 @@ test('live migration through the node proxies: two copied disks over NBD, memory
   };
   const src = await QemuProcess.start(spec(srcDir), { logFile: join(srcDir, 'qemu.log'), dieWithParent: true });
   qemus.push(src);
-  await until('the disk-booted source guest to tick', async () => (await ticksIn(srcDir)).length >= 2, 180_000, 250);
+  // The guest mounts its disk at boot, and its kernel writes the dirtied metadata back up to ~35 s
+  // later (dirty_expire 30 s + the 5 s flusher): migrating before that, the write lands on the
+  // target only and the images legitimately differ. Past it, the guest writes nothing more.
+  await until('the disk-booted source guest to tick for 35 s', async () => ((await ticksIn(srcDir)).at(-1) ?? 0) >= 35, 240_000, 250);
   const dst = await QemuProcess.start(spec(dstDir, 'defer'), { logFile: join(dstDir, 'qemu.log'), dieWithParent: true });
   qemus.push(dst);
   const config = { ...DEFAULT_MIGRATION_CONFIGURATION, maxDowntimeMs: 300 };
   const copiedDisks = ['rootdisk', 'scratch'];
-  const target = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: dstDir, netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}`, config, copiedDisks });
+  // Over TLS, as between cluster nodes.
+  const targetTls = targetProxyTls(pki.dst, 'node-src');
+  const target = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: dstDir, netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}`, config, copiedDisks, tls: targetTls });
   const ports = Object.entries(target.ports);
   assert.deepEqual(ports.map(([, v]) => v).sort(), [MIGRATION_PORT_MEMORY, MIGRATION_PORT_BLOCK]);
   // A second prepare (a restarted agent) is harmless and picks the same ports.
   await target.finish();
-  const again = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: dstDir, netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}`, config, copiedDisks });
+  const again = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: dstDir, netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}`, config, copiedDisks, tls: targetTls });
   assert.deepEqual(again.ports, target.ports);
   const port = (kind: number) => Number(ports.find(([, v]) => v === kind)![0]);
   const modes: string[] = [];
@@ -214,6 +285,7 @@ test('live migration through the node proxies: two copied disks over NBD, memory
     targetAddress: dstIp,
     memoryPort: port(MIGRATION_PORT_MEMORY),
     blockPort: port(MIGRATION_PORT_BLOCK),
+    tls: sourceProxyTls(pki.src, 'node-dst'),
     config,
     copiedDisks,
     memoryBytes: 128 * 1024 * 1024,
@@ -221,7 +293,7 @@ test('live migration through the node proxies: two copied disks over NBD, memory
     onMode: (m) => modes.push(m),
   });
   const outcome = await mig.done;
-  console.log(`# migration through the node proxies (tcg, 128 MiB, ${Math.round((rootSize + 32 * 1024 * 1024) / 1024 / 1024)} MiB of disks): ${Date.now() - t0} ms, QEMU total ${outcome.result === 'completed' ? outcome.totalMs : '-'} ms, downtime ${outcome.result === 'completed' ? outcome.downtimeMs : '-'} ms`);
+  console.log(`# migration through the node proxies with TLS (tcg, 128 MiB, ${Math.round((rootSize + 32 * 1024 * 1024) / 1024 / 1024)} MiB of disks): ${Date.now() - t0} ms, QEMU total ${outcome.result === 'completed' ? outcome.totalMs : '-'} ms, downtime ${outcome.result === 'completed' ? outcome.downtimeMs : '-'} ms`);
   assert.equal(outcome.result, 'completed', `${JSON.stringify(outcome)}\n${src.log()}\n${dst.log()}`);
   assert.equal(typeof (outcome.result === 'completed' && outcome.downtimeMs), 'number');
   assert.deepEqual(modes, ['PreCopy']);
@@ -325,6 +397,49 @@ test('completion timeout and abort: a throttled migration is cancelled with Kube
   } finally {
     srcQmp.close();
     dstQmp.close();
+  }
+  await src.kill();
+  await dst.kill();
+  assert.deepEqual(await processesUsing(d), [], 'no socat left');
+});
+
+test('a target that goes silent mid-migration (its link cut: no FIN, no RST): the source gives up within PEER_SILENCE_TIMEOUT_S and the guest runs on', async () => {
+  const d = join(dir, 'silent');
+  await mkdir(join(d, 'dst'), { recursive: true });
+  const spec = (n: string, incoming?: 'defer') => ({
+    name: `vm-migsilent-${n}`,
+    accel: 'tcg' as const,
+    memoryMiB: 128,
+    kernel: { path: guest.kernel, initrd: guest.initrd, cmdline: TEST_GUEST_CMDLINE },
+    serial: { socket: join(d, `${n}-serial.sock`), logFile: join(d, `${n}-serial.log`) },
+    qmp: { socket: join(d, `${n}-qmp.sock`) },
+    ...(incoming ? { incoming } : {}),
+  });
+  const ticks = async () => [...(await readFile(join(d, 'src-serial.log'), 'utf8').catch(() => '')).matchAll(/cairn-guest: tick (\d+)/g)].map((m) => Number(m[1]));
+  const src = await QemuProcess.start(spec('src'), { logFile: join(d, 'src-qemu.log'), dieWithParent: true });
+  qemus.push(src);
+  const dst = await QemuProcess.start(spec('dst', 'defer'), { logFile: join(d, 'dst-qemu.log'), dieWithParent: true });
+  qemus.push(dst);
+  await until('the source guest to tick', async () => (await ticks()).length >= 2, 120_000, 250);
+  // Slow enough to be mid-stream when the link goes; KubeVirt's 150 s progress timeout is far off.
+  const config = { ...DEFAULT_MIGRATION_CONFIGURATION, bandwidthPerMigration: '1Mi' };
+  const target = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: join(d, 'dst'), netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}-silent`, config, copiedDisks: [], tls: targetProxyTls(pki.dst, 'node-src') });
+  const mig = SourceMigration.start({ qmp: src.qmp, root: '', privateDir: d, netns: srcNs, targetAddress: dstIp, memoryPort: Number(Object.keys(target.ports)[0]), tls: sourceProxyTls(pki.src, 'node-dst'), config, copiedDisks: [], memoryBytes: 128 * 2 ** 20, copiedDiskBytes: 0, onMode: () => undefined, pollMs: 200 });
+  try {
+    await until('the migration to be under way', async () => ((await src.qmp.queryMigrate()).ram?.transferred ?? 0) > 2 ** 20, 30_000, 100);
+    const cutAt = Date.now();
+    await Ip.ns(dstNs).setLink('vmig', { up: false });
+    const outcome = await mig.done;
+    const tookS = (Date.now() - cutAt) / 1000;
+    console.log(`# silent target: the source gave up ${tookS.toFixed(1)} s after the cut (${JSON.stringify(outcome)})`);
+    assert.equal(outcome.result, 'failed', JSON.stringify(outcome));
+    assert.ok(tookS < PEER_SILENCE_TIMEOUT_S + 10, `the source noticed only after ${tookS.toFixed(1)} s`);
+    assert.equal((await src.qmp.queryStatus()).status, 'running');
+    const n = (await ticks()).at(-1)!;
+    await until('the source guest to tick on', async () => ((await ticks()).at(-1)! >= n + 2 ? true : undefined), 30_000, 250);
+  } finally {
+    await Ip.ns(dstNs).setLink('vmig', { up: true });
+    await target.finish();
   }
   await src.kill();
   await dst.kill();

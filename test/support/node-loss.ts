@@ -12,13 +12,9 @@
  *     nginx) and everything started on its data dir (container shims, runc) — found again until
  *     none is left, since a dying parent's children can still be forking.
  *
- * `reset: true` kills first and cuts afterwards: the kernel then closes the node's sockets with
- * FIN/RST while its link is still up, as a crashed host whose NIC stays up would (a peer sees
- * "connection reset" at once instead of a stall).
- *
  * Nothing is removed (namespace, cgroups, mounts, data stay): `cluster.down()` cleans up as for
- * any cluster, and `restoreNode` brings the node back (links up, then `cairn up` over the same
- * data dir restarts its agent).
+ * any cluster. `linksDown` says what was cut, should a test bring the node back (links up, then
+ * `cairn up` over the same data dir restarts its agent).
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
@@ -35,15 +31,10 @@ export interface LostNode {
   /** N of `node-N`. */
   index: number;
   netns: string;
-  /** Links set down, to set up again: `[namespace or undefined for the root namespace, name]`. */
+  /** Links set down: `[namespace, or undefined for the root namespace; link name]`. */
   linksDown: [string | undefined, string][];
   /** Every pid SIGKILLed. */
   killed: number[];
-}
-
-export interface LoseNodeOptions {
-  /** Kill before cutting the network, so peers get FIN/RST (default false: cut first, peers see a stall). */
-  reset?: boolean;
 }
 
 function nodeIndex(nodeName: string): number {
@@ -134,19 +125,10 @@ async function killAll(cluster: CairnCluster, index: number, netns: string): Pro
 }
 
 /** Powers node `nodeName` (`node-N`) off; every process of it is dead when this returns. */
-export async function loseNode(cluster: CairnCluster, nodeName: string, opts: LoseNodeOptions = {}): Promise<LostNode> {
+export async function loseNode(cluster: CairnCluster, nodeName: string): Promise<LostNode> {
   const index = nodeIndex(nodeName);
   const netns = `cairn-${cluster.name}-node-${index}`;
-  let linksDown: [string | undefined, string][] = [];
-  if (!opts.reset) linksDown = await cutNetwork(cluster, index, netns);
+  const linksDown = await cutNetwork(cluster, index, netns);
   const killed = await killAll(cluster, index, netns);
-  if (opts.reset) linksDown = await cutNetwork(cluster, index, netns);
   return { node: nodeName, index, netns, linksDown, killed };
-}
-
-/** Powers a lost node on again: its links up, then `cairn up` restarts its agent over its data. */
-export async function restoreNode(cluster: CairnCluster, lost: LostNode): Promise<void> {
-  for (const [ns, name] of lost.linksDown) await (ns ? Ip.ns(ns) : Ip.root).setLink(name, { up: true });
-  const r = await cluster.cairn('up', '--data-dir', cluster.dir, '--timeout', '150');
-  assert.equal(r.code, 0, `cairn up to bring ${lost.node} back failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
 }

@@ -79,16 +79,26 @@ test('target ports: deterministic per migration and stream, in range, walking on
   assert.equal(new Set(a).size, 32);
 });
 
-test('socat argument vectors: the target listens on the node address for the source node only; bad input is refused', () => {
+test('socat argument vectors: the target listens on the node address for the source node only, both ends give up on a silent peer, TLS checks the peer; bad input is refused', () => {
+  const live = 'keepalive,keepidle=5,keepintvl=5,keepcnt=3,setsockopt-int=6:18:20000';
   assert.deepEqual(tcpToUnixArgs({ bind: '10.0.0.2', port: 50123, allowFrom: '10.0.0.1', toSocket: '/proc/42/root/var/run/kubevirt-private/migration-in.sock' }), [
-    '-d', '-d', 'TCP4-LISTEN:50123,bind=10.0.0.2,range=10.0.0.1/32,reuseaddr,fork', 'UNIX-CONNECT:/proc/42/root/var/run/kubevirt-private/migration-in.sock',
+    '-d', '-d', `TCP4-LISTEN:50123,bind=10.0.0.2,range=10.0.0.1/32,reuseaddr,fork,${live}`, 'UNIX-CONNECT:/proc/42/root/var/run/kubevirt-private/migration-in.sock',
   ]);
   assert.deepEqual(unixToTcpArgs({ socket: '/proc/7/root/var/run/kubevirt-private/migration-out.sock', host: '10.0.0.2', port: 50123 }), [
-    '-d', '-d', 'UNIX-LISTEN:/proc/7/root/var/run/kubevirt-private/migration-out.sock,unlink-early,fork', 'TCP4:10.0.0.2:50123,nodelay',
+    '-d', '-d', 'UNIX-LISTEN:/proc/7/root/var/run/kubevirt-private/migration-out.sock,unlink-early,fork', `TCP4:10.0.0.2:50123,nodelay,connect-timeout=20,${live}`,
+  ]);
+  const tls = { certFile: '/d/tls/server.crt', keyFile: '/d/tls/server.key', caFile: '/d/tls/ca.crt', peerName: 'system:node:node-1' };
+  assert.deepEqual(tcpToUnixArgs({ bind: '10.0.0.2', port: 50123, allowFrom: '10.0.0.1', toSocket: '/s/in.sock', tls }), [
+    '-d', '-d', `OPENSSL-LISTEN:50123,bind=10.0.0.2,range=10.0.0.1/32,reuseaddr,fork,${live},cert=/d/tls/server.crt,key=/d/tls/server.key,cafile=/d/tls/ca.crt,verify=1,commonname=system\\:node\\:node-1,pf=ip4`, 'UNIX-CONNECT:/s/in.sock',
+  ]);
+  assert.deepEqual(unixToTcpArgs({ socket: '/s/out.sock', host: '10.0.0.2', port: 50123, tls: { ...tls, peerName: 'node-2' } }), [
+    '-d', '-d', 'UNIX-LISTEN:/s/out.sock,unlink-early,fork', `OPENSSL:10.0.0.2:50123,nodelay,connect-timeout=20,${live},cert=/d/tls/server.crt,key=/d/tls/server.key,cafile=/d/tls/ca.crt,verify=1,commonname=node-2,pf=ip4`,
   ]);
   assert.throws(() => tcpToUnixArgs({ bind: '10.0.0.2', port: 50123, allowFrom: '10.0.0.1', toSocket: '/tmp/a,fork' }), MigrationProxyError);
   assert.throws(() => unixToTcpArgs({ socket: '/tmp/x.sock', host: 'evil:1', port: 1 }), MigrationProxyError);
   assert.throws(() => unixToTcpArgs({ socket: '/tmp/x.sock', host: '10.0.0.2', port: 70000 }), MigrationProxyError);
+  assert.throws(() => unixToTcpArgs({ socket: '/tmp/x.sock', host: '10.0.0.2', port: 1, tls: { ...tls, peerName: 'node-2,verify=0' } }), MigrationProxyError);
+  assert.throws(() => unixToTcpArgs({ socket: '/tmp/x.sock', host: '10.0.0.2', port: 1, tls: { ...tls, caFile: '/tmp/ca.crt,verify=0' } }), MigrationProxyError);
 });
 
 test('copied disks: writable emptyDisks and containerDisks, never claims, ISOs or read-only disks', () => {

@@ -4,8 +4,10 @@
  * (migration-phase.ts decides a pass), creates and deletes the target launcher pod
  * (migration-target-pod.ts) under the parallel limits (migration-limits.ts), and writes the VMI
  * fields it owns (migration-vmi.ts) with the resolved MigrationPolicy (migration-policy-match.ts);
- * a VMI's ended migrations beyond the newest few are deleted (migration-gc.ts). Pod creations and deletions are guarded by expectations, so a lagging cache never makes a
- * second target pod; one worker, so two migrations never pass the limits together.
+ * a VMI's ended migrations beyond the newest few are deleted (migration-gc.ts). Pod creations and
+ * deletions are guarded by expectations, so a lagging cache never makes a second target pod; one
+ * worker, so two migrations never pass the limits together. Alongside runs the clean-up of pod
+ * IP handoff claims a lost node cannot withdraw (migration-handoff-gc.ts).
  */
 import { finalStateOf, isConflict, isNotFound } from '../../client/index.js';
 import type { ControllerSpec } from '../../controllers/context.js';
@@ -21,6 +23,7 @@ import { ANN_DOMAIN, APP_VIRT_LAUNCHER, LABEL_APP } from '../launcher/layout.js'
 import type { Vmi } from '../launcher/vmi-types.js';
 import { DEFAULT_MIGRATION_CONFIGURATION, LABEL_MIGRATION_JOB_UID, MIGRATION_POLICIES, migrationStateOf, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
 import { migrationsToCollect } from './migration-gc.js';
+import { startHandoffGc } from './migration-handoff-gc.js';
 import { isFinalMigration, parallelLimitReached } from './migration-limits.js';
 import { DEFAULT_PENDING_TIMEOUTS, type MigrationAction, type MigrationEvent, type MigrationStep, type PendingTimeouts, REASON, stepMigration } from './migration-phase.js';
 import { resolveMigrationConfiguration } from './migration-policy-match.js';
@@ -228,7 +231,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
         return step.requeueAfterMs !== undefined ? { requeueAfterMs: step.requeueAfterMs } : undefined;
       }
 
-      return controller;
+      return [controller, startHandoffGc(ctx)];
     },
   };
 }

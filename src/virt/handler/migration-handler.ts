@@ -5,20 +5,23 @@
  * `vmi.status.migrationState` as a merge patch of those fields alone (the controller writes the
  * others concurrently). The VirtHandler owns the launcher session; this drives the migration on it.
  */
+import { join } from 'node:path';
 import { isNotFound, type Informer } from '../../client/index.js';
 import type { NodeAddonContext } from '../../agent/node-addon.js';
 import type { Pod } from '../../agent/pods/api-types.js';
 import type { KubeObject } from '../../util/object.js';
-import { MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY, type MigrationState, migrationStateOf } from '../migration/migration-state.js';
+import { MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY, type MigrationConfiguration, type MigrationState, migrationStateOf } from '../migration/migration-state.js';
 import { VMIS } from '../controllers/vm-api.js';
 import { PRIVATE_DIR } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
 import { guestMemory } from './launch-plan.js';
 import type { LauncherSession } from './launcher-session.js';
 import { EVENT } from './migration-options.js';
+import type { ProxyTls } from './migration-proxy.js';
 import { SourceMigration } from './migration-source.js';
 import { abortedBeforeStartFields, outcomeFields, sourceAction, targetAction } from './migration-status.js';
 import { TargetMigration } from './migration-target.js';
+import { type MigrationTlsFiles, type MigrationTlsSource, sourceProxyTls, targetProxyTls, writeMigrationTls } from './migration-tls.js';
 import { rfc3339 } from '../../controllers/util/nodes.js';
 
 const NODES = { group: '', version: 'v1', plural: 'nodes', namespaced: false, kind: 'Node' } as const;
@@ -31,6 +34,8 @@ export interface MigrationHandlerDeps {
   activatePodIpHandoff: (podUid: string) => Promise<void>;
   /** Reconcile the VMI again (the migration moved on). */
   requeue: (key: string) => void;
+  /** The node's certificates for TLS on the migration stream. */
+  tls: MigrationTlsSource;
 }
 
 /** A launcher's QEMU as the migration sees it. */
@@ -49,6 +54,8 @@ export class MigrationHandler {
   private readonly targets = new Map<string, { uid: string; target?: TargetMigration; ready?: boolean }>();
   /** Per VMI key; kept after the migration ended, for the same reason. */
   private readonly sources = new Map<string, { uid: string; source: SourceMigration }>();
+  /** Written at the first migration of this agent's life (certificates renewed by `cairn up` come with the restart). */
+  private tlsFiles?: Promise<MigrationTlsFiles>;
 
   constructor(private readonly d: MigrationHandlerDeps) {
     this.nodes = d.ctx.informers.forResource<KubeObject>(NODES);
@@ -92,6 +99,17 @@ export class MigrationHandler {
     return this.d.ctx.informers.forResource<Vmi>(VMIS).store.getByName(vmi.metadata.name!, vmi.metadata.namespace);
   }
 
+  /** The proxies' TLS toward `peerNode`, or undefined when the configuration disables it. */
+  private async proxyTls(config: MigrationConfiguration, role: 'source' | 'target', peerNode: string): Promise<{ tls?: ProxyTls }> {
+    if (config.disableTLS) return {};
+    this.tlsFiles ??= writeMigrationTls(join(this.d.ctx.dataDir, 'virt', 'migration-tls'), this.d.tls);
+    const files = await this.tlsFiles.catch((e: unknown) => {
+      this.tlsFiles = undefined;
+      throw e;
+    });
+    return { tls: role === 'source' ? sourceProxyTls(files, peerNode) : targetProxyTls(files, peerNode) };
+  }
+
   private nodeInternalIP(name: string): string | undefined {
     const n = this.nodes.store.getByName(name) as (KubeObject & { status?: { addresses?: { type: string; address: string }[] } }) | undefined;
     return n?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
@@ -129,6 +147,7 @@ export class MigrationHandler {
           config: ms.migrationConfiguration,
           copiedDisks: l.copiedDisks,
           ...(ms.targetDirectMigrationNodePorts ? { ports: ms.targetDirectMigrationNodePorts } : {}),
+          ...(await this.proxyTls(ms.migrationConfiguration, 'target', ms.sourceNode)),
         });
         t = { uid: ms.migrationUid, target };
         this.targets.set(key, t);
@@ -203,6 +222,7 @@ export class MigrationHandler {
     const blockPort = port(MIGRATION_PORT_BLOCK);
     if (memoryPort === undefined) return;
     const uid = ms.migrationUid;
+    const tls = await this.proxyTls(ms.migrationConfiguration, 'source', ms.targetNode);
     const source = SourceMigration.start({
       qmp: l.session.qmp,
       root: l.root,
@@ -211,6 +231,7 @@ export class MigrationHandler {
       targetAddress: ms.targetNodeAddress!,
       memoryPort: Number(memoryPort),
       ...(blockPort !== undefined ? { blockPort: Number(blockPort) } : {}),
+      ...tls,
       config: ms.migrationConfiguration,
       copiedDisks: l.copiedDisks,
       memoryBytes: guestMemory(vmi),

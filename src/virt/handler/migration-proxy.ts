@@ -6,6 +6,15 @@
  *   - target: `TCP-LISTEN:<port>,bind=<node address>,range=<source node>/32` → the target
  *     launcher's unix socket (reached through /proc/<QEMU pid>/root);
  *   - source: `UNIX-LISTEN:<socket in the source launcher>` → `TCP:<target node>:<port>`.
+ * Between nodes the stream is TLS (KubeVirt's default; `disableTLS` turns it off): each side
+ * shows the certificate the cluster CA issued its agent (the target its serving certificate, the
+ * source its client certificate) and accepts only the peer it expects — the target the source
+ * node's `system:node:<name>`, the source the target node's name — as KubeVirt's handlers check
+ * each other against their CA.
+ * A peer that goes silent (its node lost power, its link cut: no FIN, no RST) ends the connection
+ * after PEER_SILENCE_TIMEOUT_S: TCP_USER_TIMEOUT for data it never acknowledges, keepalives for an
+ * idle stream, a bounded connect. socat then closes its unix side and QEMU's migration or NBD
+ * client fails at once, as libvirt's keepalive ends a migration to a dead peer.
  * socat runs in the node's network namespace (nsenter) and under `setpriv --pdeathsig KILL`, so
  * a listener never outlives the agent (the per-connection children it forks keep a migration's
  * streams through an agent restart); it is the leader of its own process group, so stop() also
@@ -31,6 +40,29 @@ export class MigrationProxyError extends Error {
   }
 }
 
+/**
+ * How long a peer may leave sent data unacknowledged (or an idle connection unanswered, or a
+ * connect pending) before the stream counts as broken. libvirt's keepalive gives up on a silent
+ * destination after 5 × 5 s; a live peer's kernel acknowledges within milliseconds even when its
+ * QEMU is slow.
+ */
+export const PEER_SILENCE_TIMEOUT_S = 20;
+const KEEPALIVE_INTERVAL_S = 5;
+/** Linux's IPPROTO_TCP and TCP_USER_TIMEOUT (socat has no named option for it). */
+const IPPROTO_TCP = 6;
+const TCP_USER_TIMEOUT = 18;
+
+/** TLS for a proxy's TCP side: PEM files of this node and the identity the peer must prove. */
+export interface ProxyTls {
+  /** This node's certificate (the target's must be valid for serverAuth, the source's for clientAuth). */
+  certFile: string;
+  keyFile: string;
+  /** The cluster CA the peer's certificate must be issued by. */
+  caFile: string;
+  /** The peer certificate's commonName (target: `system:node:<source>`; source: the target node's name). */
+  peerName: string;
+}
+
 export interface TcpToUnix {
   /** The node's address the port is bound to. */
   bind: string;
@@ -39,6 +71,8 @@ export interface TcpToUnix {
   allowFrom: string;
   /** The unix socket every connection is forwarded to (a host path). */
   toSocket: string;
+  /** Undefined: plain TCP (disableTLS). */
+  tls?: ProxyTls;
 }
 
 export interface UnixToTcp {
@@ -46,6 +80,8 @@ export interface UnixToTcp {
   socket: string;
   host: string;
   port: number;
+  /** Undefined: plain TCP (disableTLS). */
+  tls?: ProxyTls;
 }
 
 export interface ProxyOptions {
@@ -55,11 +91,13 @@ export interface ProxyOptions {
   startTimeoutMs?: number;
 }
 
-/** A unix path socat reads literally: its address syntax gives `,` `:` `!` and whitespace meaning. */
-function checkSocketPath(p: string): string {
-  if (!p.startsWith('/') || /[,:!\s\0'"\\{}[\]]/.test(p) || p.length > 107) throw new MigrationProxyError(`invalid socket path ${JSON.stringify(p)}`, 'invalid');
+/** A path socat reads literally: its address syntax gives `,` `:` `!` and whitespace meaning. */
+function checkPath(what: string, p: string, maxLength = 4095): string {
+  if (!p.startsWith('/') || /[,:!\s\0'"\\{}[\]]/.test(p) || p.length > maxLength) throw new MigrationProxyError(`invalid ${what} ${JSON.stringify(p)}`, 'invalid');
   return p;
 }
+/** sun_path holds 107 characters and a NUL. */
+const checkSocketPath = (p: string) => checkPath('socket path', p, 107);
 function checkIpv4(what: string, a: string): string {
   if (isIP(a) !== 4) throw new MigrationProxyError(`invalid ${what} ${JSON.stringify(a)} (an IPv4 address)`, 'invalid');
   return a;
@@ -69,14 +107,36 @@ function checkPort(p: number): number {
   return p;
 }
 
+/** A peer name as socat reads it: a backslash before each colon keeps those of `system:node:<name>` in the value. */
+function checkPeerName(n: string): string {
+  if (!/^[a-z0-9]([a-z0-9:.-]{0,251}[a-z0-9])?$/.test(n)) throw new MigrationProxyError(`invalid peer name ${JSON.stringify(n)}`, 'invalid');
+  return n.replace(/:/g, '\\:');
+}
+
+/** The TCP options both sides set on every connection (see PEER_SILENCE_TIMEOUT_S). */
+const LIVENESS = [
+  'keepalive',
+  `keepidle=${KEEPALIVE_INTERVAL_S}`,
+  `keepintvl=${KEEPALIVE_INTERVAL_S}`,
+  `keepcnt=${Math.ceil(PEER_SILENCE_TIMEOUT_S / KEEPALIVE_INTERVAL_S) - 1}`,
+  `setsockopt-int=${IPPROTO_TCP}:${TCP_USER_TIMEOUT}:${PEER_SILENCE_TIMEOUT_S * 1000}`,
+];
+
+/** socat's TLS options: our certificate, the CA, and the peer's name checked (verify is socat's default, said anyway). */
+function tlsOptions(t: ProxyTls): string[] {
+  return [`cert=${checkPath('certificate file', t.certFile)}`, `key=${checkPath('key file', t.keyFile)}`, `cafile=${checkPath('CA file', t.caFile)}`, 'verify=1', `commonname=${checkPeerName(t.peerName)}`];
+}
+
 /** socat's argument vector for a target proxy (exported for the unit test). */
 export function tcpToUnixArgs(o: TcpToUnix): string[] {
-  return ['-d', '-d', `TCP4-LISTEN:${checkPort(o.port)},bind=${checkIpv4('bind address', o.bind)},range=${checkIpv4('source address', o.allowFrom)}/32,reuseaddr,fork`, `UNIX-CONNECT:${checkSocketPath(o.toSocket)}`];
+  const listen = [`${checkPort(o.port)}`, `bind=${checkIpv4('bind address', o.bind)}`, `range=${checkIpv4('source address', o.allowFrom)}/32`, 'reuseaddr', 'fork', ...LIVENESS, ...(o.tls ? [...tlsOptions(o.tls), 'pf=ip4'] : [])];
+  return ['-d', '-d', `${o.tls ? 'OPENSSL-LISTEN' : 'TCP4-LISTEN'}:${listen.join(',')}`, `UNIX-CONNECT:${checkSocketPath(o.toSocket)}`];
 }
 
 /** socat's argument vector for a source proxy (exported for the unit test). */
 export function unixToTcpArgs(o: UnixToTcp): string[] {
-  return ['-d', '-d', `UNIX-LISTEN:${checkSocketPath(o.socket)},unlink-early,fork`, `TCP4:${checkIpv4('target address', o.host)}:${checkPort(o.port)},nodelay`];
+  const connect = [`${checkIpv4('target address', o.host)}:${checkPort(o.port)}`, 'nodelay', `connect-timeout=${PEER_SILENCE_TIMEOUT_S}`, ...LIVENESS, ...(o.tls ? [...tlsOptions(o.tls), 'pf=ip4'] : [])];
+  return ['-d', '-d', `UNIX-LISTEN:${checkSocketPath(o.socket)},unlink-early,fork`, `${o.tls ? 'OPENSSL' : 'TCP4'}:${connect.join(',')}`];
 }
 
 export class MigrationProxy {
@@ -155,6 +215,11 @@ export class MigrationProxy {
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** How a forwarded connection to the peer broke, in socat's words (undefined while none did). */
+  get peerFailure(): string | undefined {
+    return / E .*?(Connection timed out|Connection reset by peer|No route to host|Connection refused|certificate verify failed|commonName does not match)/.exec(this.stderr)?.[1];
   }
 
   get pid(): number {

@@ -13,7 +13,7 @@
  */
 import { MIGRATION_FILES, type MigrationConfiguration } from '../migration/migration-state.js';
 import { type MigrationInfo, type QmpClient, QmpClosedError, QmpError, QmpTimeoutError } from '../qemu/qmp-client.js';
-import { MigrationProxy } from './migration-proxy.js';
+import { MigrationProxy, type ProxyTls } from './migration-proxy.js';
 import { completionTimeoutSeconds, FAILURE, ProgressWatermark, sourceCapabilities, sourceParameters, timeoutVerdict } from './migration-options.js';
 
 /** How long a completed migration's forwarding children may take to drain before they are ended. */
@@ -31,6 +31,8 @@ export interface SourceMigrationInput {
   /** The target node's ports for the memory stream and (when disks are copied) NBD. */
   memoryPort: number;
   blockPort?: number;
+  /** TLS toward the target node (migration-tls.ts); undefined with disableTLS. */
+  tls?: ProxyTls;
   config: MigrationConfiguration;
   /** Device ids (QEMU's block node `drive-ID`) of the disks to copy. */
   copiedDisks: string[];
@@ -143,10 +145,11 @@ export class SourceMigration {
   private async openProxies(): Promise<void> {
     const sock = (f: string) => `${this.i.root}${this.i.privateDir}/${f}`;
     const opts = this.i.netns !== undefined ? { netns: this.i.netns } : {};
-    this.proxies.push(await MigrationProxy.unixToTcp({ socket: sock(MIGRATION_FILES.outgoing), host: this.i.targetAddress, port: this.i.memoryPort }, opts));
+    const tls = this.i.tls ? { tls: this.i.tls } : {};
+    this.proxies.push(await MigrationProxy.unixToTcp({ socket: sock(MIGRATION_FILES.outgoing), host: this.i.targetAddress, port: this.i.memoryPort, ...tls }, opts));
     if (this.i.copiedDisks.length) {
       if (this.i.blockPort === undefined) throw new Error('the target published no block migration port');
-      this.proxies.push(await MigrationProxy.unixToTcp({ socket: sock(MIGRATION_FILES.outgoingNbd), host: this.i.targetAddress, port: this.i.blockPort }, opts));
+      this.proxies.push(await MigrationProxy.unixToTcp({ socket: sock(MIGRATION_FILES.outgoingNbd), host: this.i.targetAddress, port: this.i.blockPort, ...tls }, opts));
     }
   }
 
@@ -212,7 +215,9 @@ export class SourceMigration {
       }
       if (status === 'failed' || status === 'cancelled' || status === 'none') {
         if (this.abortRequested && cancelSent) return { result: 'failed', reason: FAILURE.aborted, aborted: true };
-        return { result: 'failed', reason: this.cancelReason ?? `Live migration failed: ${info['error-desc'] ?? `QEMU reports the migration ${status}`}`, aborted: false };
+        const peer = this.proxies.map((p) => p.peerFailure).find((f) => f !== undefined);
+        const why = `Live migration failed: ${info['error-desc'] ?? `QEMU reports the migration ${status}`}${peer ? ` (the connection to the target node: ${peer})` : ''}`;
+        return { result: 'failed', reason: this.cancelReason ?? why, aborted: false };
       }
       if (status === 'pre-switchover') {
         await this.finishMirrors();
@@ -255,9 +260,14 @@ export class SourceMigration {
     }
   }
 
-  /** After a failure: no mirror left writing to the target, the NBD clients gone, the guest running if it was. */
+  /**
+   * After a failure: no mirror left writing to the target, the NBD clients gone, the guest running
+   * if it was. The proxies go first: toward a target that died silently, QEMU's NBD requests hang
+   * on them (and the drain of blockdev-del with them) until TCP gives up; closed, they fail at once.
+   */
   private async cleanUpFailed(wasRunning: boolean): Promise<void> {
     const { qmp } = this.i;
+    for (const p of this.proxies.splice(0)) await p.stop();
     if (qmp.closed) return;
     const ignore = (e: unknown) => {
       if (!(e instanceof QmpError || e instanceof QmpClosedError)) throw e;

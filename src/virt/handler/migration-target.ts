@@ -3,7 +3,7 @@
  * virt-launcher): QEMU, started with `-incoming defer`, is given the capabilities the source
  * needs and listens with `migrate-incoming` on a unix socket in its launcher; each copied disk is
  * exported writable by QEMU's NBD server (another unix socket); the target proxies put both on
- * the node's address for the source node alone. Done once QEMU has left `inmigrate` (the guest
+ * the node's address for the source node alone, over TLS unless disabled. Done once QEMU has left `inmigrate` (the guest
  * runs here); then the NBD server and the proxies go.
  *
  * prepare() is safe to run again on a QEMU already prepared (a restarted agent): what QEMU
@@ -11,7 +11,7 @@
  */
 import { MIGRATION_FILES, MIGRATION_PORT_BLOCK, MIGRATION_PORT_MEMORY, type MigrationConfiguration } from '../migration/migration-state.js';
 import { type QmpClient, QmpError } from '../qemu/qmp-client.js';
-import { MigrationProxy } from './migration-proxy.js';
+import { MigrationProxy, type ProxyTls } from './migration-proxy.js';
 import { targetCapabilities, targetPortCandidates } from './migration-options.js';
 
 export interface TargetMigrationInput {
@@ -32,6 +32,8 @@ export interface TargetMigrationInput {
   copiedDisks: string[];
   /** Ports a restarted agent had published (reopened as they were). */
   ports?: Record<string, number>;
+  /** TLS toward the source node (migration-tls.ts); undefined with disableTLS. */
+  tls?: ProxyTls;
 }
 
 /** QEMU's refusals of a step it has already taken (a second prepare() on the same QEMU). */
@@ -68,7 +70,7 @@ export class TargetMigration {
       const open = async (stream: 'memory' | 'block', file: string, kind: number) => {
         const r = recorded(kind);
         const p = await MigrationProxy.tcpToUnixOnFreePort(
-          { bind: i.nodeAddress, allowFrom: i.sourceAddress, toSocket: `${i.root}${i.privateDir}/${file}` },
+          { bind: i.nodeAddress, allowFrom: i.sourceAddress, toSocket: `${i.root}${i.privateDir}/${file}`, ...(i.tls ? { tls: i.tls } : {}) },
           r !== undefined ? [Number(r)] : targetPortCandidates(i.migrationUid, stream),
           opts,
         );

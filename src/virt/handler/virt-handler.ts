@@ -45,6 +45,7 @@ import { bridgeNics, type ContainerDisk, copiedDiskIds, launchPlan, LaunchPlanEr
 import { GuestFreezer } from './guest-freeze.js';
 import { LauncherSession } from './launcher-session.js';
 import { MigrationHandler, type MigrationLauncher } from './migration-handler.js';
+import type { MigrationTlsSource } from './migration-tls.js';
 import { sourceHandedOver } from './migration-status.js';
 import { type LauncherSockets, VirtNodeError, type VirtNodeControl } from './virt-node-control.js';
 import { withNodeStatus } from './vmi-node-status.js';
@@ -71,6 +72,8 @@ export interface VirtHandlerDeps {
   nodeAddress: string;
   /** Routes a migration target pod's handed-over IP to this node (called once the guest runs here). */
   activatePodIpHandoff: (podUid: string) => Promise<void>;
+  /** The node's certificates for TLS on the migration stream. */
+  migrationTls: MigrationTlsSource;
 }
 
 interface Live {
@@ -96,7 +99,7 @@ export class VirtHandler implements NodeAddon, VirtNodeControl {
 
   constructor(private readonly d: VirtHandlerDeps) {
     this.vmis = d.ctx.informers.forResource<Vmi>(VMIS);
-    this.migrations = new MigrationHandler({ ctx: d.ctx, nodeAddress: d.nodeAddress, activatePodIpHandoff: d.activatePodIpHandoff, requeue: (k) => this.queue.add(k) });
+    this.migrations = new MigrationHandler({ ctx: d.ctx, nodeAddress: d.nodeAddress, activatePodIpHandoff: d.activatePodIpHandoff, requeue: (k) => this.queue.add(k), tls: d.migrationTls });
     this.pvcs = d.ctx.informers.forResource<KubeObject>(PVCS);
     const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
     const onVmi = (o: Vmi) => this.queue.add(key(o));

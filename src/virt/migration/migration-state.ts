@@ -11,8 +11,9 @@
  * VirtualMachineInstanceMigrationState) and the VMIM; each field below says who writes it, so no
  * two writers touch the same field and every step is level-triggered from the caches.
  *
- * The migration stream and the NBD traffic go between node network namespaces (the underlay),
- * never over the pod network: the target launcher takes the source pod's IP (pod IP handoff), so
+ * The migration stream and the NBD traffic go between node network namespaces (the underlay) over
+ * TLS unless the configuration disables it (handler/migration-tls.ts), never over the pod
+ * network: the target launcher takes the source pod's IP (pod IP handoff), so
  * the two pods share an address while the migration runs. Each node's handler proxies between
  * its launcher's unix sockets and its node address, as KubeVirt's virt-handler migration proxy.
  */
@@ -69,6 +70,8 @@ export interface MigrationConfiguration {
   maxDowntimeMs: number;
   parallelMigrationsPerCluster: number;
   parallelOutboundMigrationsPerNode: number;
+  /** The proxies speak plain TCP between the nodes instead of TLS (KubeVirt's; off by default). */
+  disableTLS: boolean;
 }
 
 export const DEFAULT_MIGRATION_CONFIGURATION: MigrationConfiguration = {
@@ -80,6 +83,7 @@ export const DEFAULT_MIGRATION_CONFIGURATION: MigrationConfiguration = {
   maxDowntimeMs: 100,
   parallelMigrationsPerCluster: 5,
   parallelOutboundMigrationsPerNode: 2,
+  disableTLS: false,
 };
 
 /** vmi.status.migrationState. Who writes each field is named; nobody else touches it. */
