@@ -398,7 +398,11 @@ export class GenericRegistry {
   }
 
   private async writeUpdate(kind: KindDefinition, kv: KeyValue, current: KubeObject, next: KubeObject, ctx: WriteContext): Promise<KubeObject> {
-    const finalized = !!next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !kind.strategy?.retainOnDelete?.(next);
+    // As upstream's shouldDeleteDuringUpdate: an update removes an object only when a delete
+    // already asked for it with no grace period left and no finalizer remains — a pod still in its
+    // grace period stays (its kubelet's own delete with grace 0 finishes it) whatever else writes it.
+    const grace = current.metadata.deletionGracePeriodSeconds;
+    const finalized = !!current.metadata.deletionTimestamp && (grace === undefined || grace === 0) && !next.metadata.finalizers?.length && !kind.strategy?.retainOnDelete?.(next);
     const hooks = this.hooksFor(kind);
     if (finalized) {
       if (ctx.dryRun) return next;

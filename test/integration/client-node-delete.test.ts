@@ -86,6 +86,25 @@ describe(`client-node deletion and field validation (${testStore()})`, () => {
     }
   });
 
+  test('a bound pod in its grace period survives updates (its kubelet finishes it with grace 0); a finalizer removed later does not end it early', async () => {
+    const pods = `/api/v1/namespaces/${ns}/pods`;
+    const body = { metadata: { name: 'graceful', finalizers: ['example.com/hold'] }, spec: { nodeName: 'node-x', terminationGracePeriodSeconds: 30, containers: [{ name: 'main', image: 'busybox' }] } };
+    await c.core.createNamespacedPod({ namespace: ns, body });
+    const del = await raw(c.kc, 'DELETE', `${pods}/graceful`);
+    assert.equal(del.status, 200, del.text);
+    assert.equal(del.json.metadata.deletionGracePeriodSeconds, 30);
+    // A status write (what a node lifecycle or pod GC does) and the last finalizer's removal: still there, Terminating.
+    await c.core.patchNamespacedPodStatus({ name: 'graceful', namespace: ns, body: { status: { phase: 'Running' } } }, patchAs(PatchStrategy.MergePatch));
+    await c.core.patchNamespacedPod({ name: 'graceful', namespace: ns, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    const pod = await c.core.readNamespacedPod({ name: 'graceful', namespace: ns });
+    assert.ok(pod.metadata!.deletionTimestamp);
+    assert.equal(pod.status!.phase, 'Running');
+    // The kubelet's delete with grace 0 ends it.
+    const done = await raw(c.kc, 'DELETE', `${pods}/graceful`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
+    assert.equal(done.status, 200, done.text);
+    await apiError(c.core.readNamespacedPod({ name: 'graceful', namespace: ns }), 404);
+  });
+
   test('propagationPolicy Orphan / Foreground are recorded as the orphan / foregroundDeletion finalizers', async () => {
     await c.apps.createNamespacedDeployment({ namespace: ns, body: deployment('orph') });
     await c.apps.createNamespacedDeployment({ namespace: ns, body: deployment('fore') });
