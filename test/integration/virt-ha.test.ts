@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
 import { loseNode } from '../support/node-loss.js';
 import { until } from '../support/until.js';
-import { fetchFromPod, type GuestDiskServer, serveGuestDisk, VM_BOOT_MS, type VmiJson, waitVmiRunning } from '../support/virt.js';
+import { DISK_MARK_CGIS, fetchFromPod, type GuestDiskServer, serveGuestDisk, VM_BOOT_MS, type VmiJson, waitVmiRunning } from '../support/virt.js';
 
 const NS = 'ha';
 const VM = 'ha';
@@ -29,24 +29,7 @@ const MON_NODE = 'node-1';
 
 const USER_DATA = `#cloud-config
 write_files:
-- path: /www/cgi-bin/mark
-  permissions: '0755'
-  content: |
-    #!/bin/sh
-    echo "Content-Type: text/plain"
-    echo
-    echo "$QUERY_STRING" > /mnt/disk/mark
-    sync
-    cat /mnt/disk/mark
-- path: /www/cgi-bin/read-mark
-  permissions: '0755'
-  content: |
-    #!/bin/sh
-    echo "Content-Type: text/plain"
-    echo
-    echo 3 > /proc/sys/vm/drop_caches
-    cat /mnt/disk/mark
-`;
+${DISK_MARK_CGIS}`;
 
 const vmManifest = (base: string) => `
 apiVersion: kubevirt.io/v1

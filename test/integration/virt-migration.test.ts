@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
-import { CONTAINER_DISK, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson } from '../support/virt.js';
+import { CONTAINER_DISK, DISK_MARK_CGIS, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson } from '../support/virt.js';
 import { until } from '../support/until.js';
 
 const NS = 'mig';
@@ -30,24 +30,7 @@ write_files:
     echo
     i=0
     while true; do echo "tick $i"; i=$((i+1)); sleep 1; done
-- path: /www/cgi-bin/mark
-  permissions: '0755'
-  content: |
-    #!/bin/sh
-    echo "Content-Type: text/plain"
-    echo
-    echo "$QUERY_STRING" > /mnt/disk/mark
-    sync
-    cat /mnt/disk/mark
-- path: /www/cgi-bin/read-mark
-  permissions: '0755'
-  content: |
-    #!/bin/sh
-    echo "Content-Type: text/plain"
-    echo
-    echo 3 > /proc/sys/vm/drop_caches
-    cat /mnt/disk/mark
-`;
+${DISK_MARK_CGIS}`;
 
 const vmManifest = () => `
 apiVersion: kubevirt.io/v1

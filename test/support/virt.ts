@@ -18,6 +18,31 @@ import { until } from './until.js';
 /** TCG boots are slow on a busy 2-core machine. */
 export const VM_BOOT_MS = 300_000;
 
+/**
+ * cloud-config `write_files` entries (user data after `write_files:`) giving the test guest two
+ * CGIs on its HTTP server: /cgi-bin/mark?TEXT writes TEXT to its boot disk (synced), and
+ * /cgi-bin/read-mark reads it back past the page cache — for tests of disk data surviving
+ * migrations, restarts and node loss.
+ */
+export const DISK_MARK_CGIS = `- path: /www/cgi-bin/mark
+  permissions: '0755'
+  content: |
+    #!/bin/sh
+    echo "Content-Type: text/plain"
+    echo
+    echo "$QUERY_STRING" > /mnt/disk/mark
+    sync
+    cat /mnt/disk/mark
+- path: /www/cgi-bin/read-mark
+  permissions: '0755'
+  content: |
+    #!/bin/sh
+    echo "Content-Type: text/plain"
+    echo
+    echo 3 > /proc/sys/vm/drop_caches
+    cat /mnt/disk/mark
+`;
+
 export interface GuestDiskServer {
   /** `http://<bridge>:<port>`; the disk is at `/disk.qcow2`. */
   base: string;
