@@ -12,6 +12,8 @@
  *   the scheduler places claims by the capacity each node's agent publishes.
  * - The common cluster instancetypes (u1.*, o1.*, cx1.*, m1.*) and preferences (fedora,
  *   ubuntu, windows.11, ...) that KubeVirt manifests name.
+ * - The namespace `kubevirt` and the KubeVirt CR `kubevirt` in it, when the cluster has no
+ *   KubeVirt CR (only one is allowed, and a user's edits to it are never applied over).
  */
 import type { Client, ResourceRef } from '../client/index.js';
 import { ENDPOINTS, SERVICES } from '../controllers/util/service-endpoints.js';
@@ -21,6 +23,8 @@ import type { KubeObject } from '../util/object.js';
 import { CSI_DRIVERS, STORAGE_CLASSES } from '../storage/api.js';
 import { DEFAULT_LOCAL_CLASS, LOCAL_DRIVER_NAME, LOCAL_PROVISIONER } from '../storage/names.js';
 import { COMMON_INSTANCETYPE_OBJECTS } from '../virt/api/common-instancetypes.js';
+import { defaultKubeVirt, KUBEVIRT_NAMESPACE, KUBEVIRTS } from '../virt/api/kubevirt-cr.js';
+import { NAMESPACES } from '../controllers/namespace.js';
 import type { ClusterLayout } from './layout.js';
 
 /** The cluster DNS address every agent writes into pods' resolv.conf (the agent's --cluster-dns default). */
@@ -86,4 +90,6 @@ export async function ensureSystemObjects(client: Client, layout: ClusterLayout)
   await apply(client, CSI_DRIVERS, localCsiDriver());
   await apply(client, STORAGE_CLASSES, localStorageClass());
   await Promise.all(COMMON_INSTANCETYPE_OBJECTS.map(({ ref, obj }) => apply(client, ref, obj)));
+  await apply(client, NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: KUBEVIRT_NAMESPACE } });
+  if (!(await client.resource(KUBEVIRTS).list()).items.length) await client.resource(KUBEVIRTS).create(defaultKubeVirt(), { namespace: KUBEVIRT_NAMESPACE });
 }

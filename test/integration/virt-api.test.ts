@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { upCluster, type CairnCluster } from '../support/cairn-cluster.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { kubectl as runKubectl, type KubectlRun } from '../support/workloads.js';
+import { until } from '../support/until.js';
 
 const CAIRN = fileURLToPath(new URL('../../../bin/cairn.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/vm/', import.meta.url));
@@ -63,6 +64,7 @@ describe('KubeVirt API with kubectl', { timeout: 180_000 }, () => {
     assert.deepEqual(
       rows.slice(1).map((r) => r.join(' ')),
       [
+        'kubevirts kv,kvs kubevirt.io/v1 true KubeVirt',
         'virtualmachineinstancemigrations vmim,vmims kubevirt.io/v1 true VirtualMachineInstanceMigration',
         'virtualmachineinstances vmi,vmis kubevirt.io/v1 true VirtualMachineInstance',
         'virtualmachines vm,vms kubevirt.io/v1 true VirtualMachine',
@@ -314,5 +316,21 @@ describe('cairn up ships the common instancetypes and preferences', { timeout: 3
     assert.deepEqual(small.spec, { cpu: { guest: 1 }, memory: { guest: '2Gi' } });
     const prefs = table(await cluster!.ok(['get', 'vmcps'])).slice(1).map((r) => r[0]);
     for (const n of ['fedora', 'ubuntu', 'debian', 'centos.stream9', 'windows.10', 'windows.11']) assert.ok(prefs.includes(n), `${n} not in ${prefs.join(' ')}`);
+  });
+
+  test('the KubeVirt CR kubevirt/kubevirt is there and Deployed; its migration configuration is validated; a second CR is refused', async () => {
+    await until('kubevirt Deployed', async () => table(await cluster!.ok(['get', 'kubevirt', '-n', 'kubevirt']))[1]?.[2] === 'Deployed', 30_000, 200);
+    const rows = table(await cluster!.ok(['get', 'kubevirt', '-n', 'kubevirt']));
+    assert.deepEqual(rows[0], ['NAME', 'AGE', 'PHASE']);
+    assert.equal(rows[1]![0], 'kubevirt');
+    await cluster!.ok(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type=merge', '-p', JSON.stringify({ spec: { configuration: { migrations: { parallelOutboundMigrationsPerNode: 1, bandwidthPerMigration: '64Mi' }, developerConfiguration: { featureGates: ['Snapshot'] } } } })]);
+    const kv = await cluster!.json<{ spec: { configuration: unknown } }>(['get', 'kubevirt', 'kubevirt', '-n', 'kubevirt']);
+    assert.deepEqual(kv.spec.configuration, { migrations: { parallelOutboundMigrationsPerNode: 1, bandwidthPerMigration: '64Mi' }, developerConfiguration: { featureGates: ['Snapshot'] } });
+    const bad = await cluster!.kubectl(['patch', 'kubevirt', 'kubevirt', '-n', 'kubevirt', '--type=merge', '-p', JSON.stringify({ spec: { configuration: { migrations: { progressTimeout: -1 } } } })]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /spec\.configuration\.migrations\.progressTimeout: must not be negative/);
+    const second = await cluster!.kubectl(['create', '-n', 'kubevirt', '-f', '-'], { input: JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { name: 'another' }, spec: {} }) });
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, /admission webhook "kubevirt-create-validator\.kubevirt\.io" denied the request: Kubevirt is already created/);
   });
 });

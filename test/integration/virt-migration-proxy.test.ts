@@ -5,7 +5,8 @@
 // emptyDisk-like scratch disk) into the target's NBD exports and migrates the memory through the
 // proxies. The guest's serial ticks go on in the target, both images are identical, and no socat
 // is left. Also: the proxies' throughput, a port in use, a peer the range refuses; a throttled
-// migration cancelled by the completion timeout and one aborted, the guest running on. TLS: the
+// migration cancelled by the completion timeout and one aborted, the guest running on; the same
+// throttled migration allowed to go post-copy switches to it and completes on the target. TLS: the
 // proxies let only the expected peer in (each node's certificate from one CA, checked by name)
 // and a target that goes silent mid-migration (its link cut: no FIN, no RST) fails the migration
 // within PEER_SILENCE_TIMEOUT_S, the guest running on at the source.
@@ -315,18 +316,23 @@ test('live migration through the node proxies over TLS: two copied disks over NB
   assert.deepEqual(await processesUsing(dir), [], 'no socat left');
 });
 
-test('completion timeout and abort: a throttled migration is cancelled with KubeVirt\'s reason, the guest runs on at the source; an agent restart mid-migration is adopted', async () => {
-  const d = join(dir, 'throttled');
-  await mkdir(d);
-  const spec = (n: string, incoming?: 'defer') => ({
-    name: `vm-migthrottle-${n}`,
+/** A 128 MiB TCG test guest whose serial and QMP sockets live in DIR under NAME's prefix N. */
+function guestSpec(d: string, name: string, n: string, incoming?: 'defer') {
+  return {
+    name,
     accel: 'tcg' as const,
     memoryMiB: 128,
     kernel: { path: guest.kernel, initrd: guest.initrd, cmdline: TEST_GUEST_CMDLINE },
     serial: { socket: join(d, `${n}-serial.sock`), logFile: join(d, `${n}-serial.log`) },
     qmp: { socket: join(d, `${n}-qmp.sock`) },
     ...(incoming ? { incoming } : {}),
-  });
+  };
+}
+
+test('completion timeout and abort: a throttled migration is cancelled with KubeVirt\'s reason, the guest runs on at the source; an agent restart mid-migration is adopted', async () => {
+  const d = join(dir, 'throttled');
+  await mkdir(d);
+  const spec = (n: string, incoming?: 'defer') => guestSpec(d, `vm-migthrottle-${n}`, n, incoming);
   const ticks = async () => {
     const t = existsSync(join(d, 'src-serial.log')) ? await readFile(join(d, 'src-serial.log'), 'utf8') : '';
     return [...t.matchAll(/cairn-guest: tick (\d+)/g)].map((m) => Number(m[1]));
@@ -398,6 +404,57 @@ test('completion timeout and abort: a throttled migration is cancelled with Kube
     srcQmp.close();
     dstQmp.close();
   }
+  await src.kill();
+  await dst.kill();
+  assert.deepEqual(await processesUsing(d), [], 'no socat left');
+});
+
+test('post-copy: a migration that would hit its completion timeout switches to post-copy (allowPostCopy) and completes, mode PostCopy, the guest running on at the target', async () => {
+  const d = join(dir, 'postcopy');
+  await mkdir(d);
+  const spec = (n: string, incoming?: 'defer') => guestSpec(d, `vm-migpostcopy-${n}`, n, incoming);
+  const ticks = async (n: string) => [...(await readFile(join(d, `${n}-serial.log`), 'utf8').catch(() => '')).matchAll(/cairn-guest: tick (\d+)/g)].map((m) => Number(m[1]));
+  const src = await QemuProcess.start(spec('src'), { logFile: join(d, 'src-qemu.log'), dieWithParent: true });
+  qemus.push(src);
+  await until('the source guest to tick', async () => (await ticks('src')).length >= 2, 120_000, 250);
+  const dst = await QemuProcess.start(spec('dst', 'defer'), { logFile: join(d, 'dst-qemu.log'), dieWithParent: true });
+  qemus.push(dst);
+  await mkdir(join(d, 'dst'));
+  // 1 MiB/s for 128 MiB of guest memory cannot converge within 1 s × 1 GB: pre-copy would be
+  // cancelled (the test above); allowed to, the monitor switches to post-copy instead, and the rest
+  // of the memory follows at post-copy's own (unlimited) bandwidth while the guest runs on the target.
+  const config = { ...DEFAULT_MIGRATION_CONFIGURATION, bandwidthPerMigration: '1Mi', completionTimeoutPerGiB: 1, allowPostCopy: true };
+  const target = await TargetMigration.prepare({ qmp: dst.qmp, root: '', privateDir: join(d, 'dst'), netns: dstNs, nodeAddress: dstIp, sourceAddress: srcIp, migrationUid: `uid-${run}-postcopy`, config, copiedDisks: [], tls: targetProxyTls(pki.dst, 'node-src') });
+  const modes: string[] = [];
+  const before = (await ticks('src')).at(-1)!;
+  const t0 = Date.now();
+  const outcome = await SourceMigration.start({
+    qmp: src.qmp,
+    root: '',
+    privateDir: d,
+    netns: srcNs,
+    targetAddress: dstIp,
+    memoryPort: Number(Object.keys(target.ports)[0]),
+    tls: sourceProxyTls(pki.src, 'node-dst'),
+    config,
+    copiedDisks: [],
+    memoryBytes: 128 * 2 ** 20,
+    copiedDiskBytes: 0,
+    onMode: (m) => modes.push(m),
+    pollMs: 200,
+  }).done;
+  console.log(`# post-copy migration through the TLS proxies (tcg, 128 MiB, 1 MiB/s pre-copy, switched after 1 s): ${Date.now() - t0} ms`);
+  assert.equal(outcome.result, 'completed', `${JSON.stringify(outcome)}\n${src.log()}\n${dst.log()}`);
+  assert.deepEqual(modes, ['PreCopy', 'PostCopy']);
+  await until('the target to run the guest', () => target.guestHere(), 30_000, 100);
+  await target.finish();
+  assert.equal((await dst.qmp.queryStatus()).status, 'running');
+  assert.equal((await src.qmp.queryStatus()).status, 'postmigrate');
+  const onTarget = await until('ticks on the target', async () => {
+    const t = await ticks('dst');
+    return t.length >= 2 && t;
+  }, 60_000, 250);
+  assert.ok(onTarget[0]! >= before, `target ticks start at ${onTarget[0]}, source was at ${before}: the guest went on, not rebooted`);
   await src.kill();
   await dst.kill();
   assert.deepEqual(await processesUsing(d), [], 'no socat left');

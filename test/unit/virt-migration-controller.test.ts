@@ -4,7 +4,8 @@
  * … → Succeeded while the VMI follows the guest to the target node; its admission refusals; a
  * target pod unschedulable past its timeout fails the migration; the pods/eviction of a
  * LiveMigrate VMI's launcher pod answers 429 and starts an evacuation migration, while a launcher
- * that ended is evicted as usual.
+ * that ended is evicted as usual; the KubeVirt CR's migration configuration is what migrations get
+ * (its outbound limit holds one back until raised, its bandwidth is handed to the nodes).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +14,8 @@ import { isConflict } from '../../src/client/index.js';
 import type { KubeObject } from '../../src/util/object.js';
 import { VMIS } from '../../src/virt/controllers/vm-api.js';
 import type { Vmi } from '../../src/virt/launcher/vmi-types.js';
-import { type MigrationState, type VirtualMachineInstanceMigration, VMIMS } from '../../src/virt/migration/migration-state.js';
+import { KUBEVIRTS } from '../../src/virt/api/kubevirt-cr.js';
+import { type MigrationState, migrationStateOf, type VirtualMachineInstanceMigration, VMIMS } from '../../src/virt/migration/migration-state.js';
 import { adminClient, createNamespace, eventsFor, R, refused, waitFor } from '../support/objects.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -64,14 +66,14 @@ async function runPod(pod: KubeObject, node: string, ip: string, phase = 'Runnin
 }
 
 /** A VMI running on node-1 as the handler reports it: Running and LiveMigratable. */
-async function runningVmi(name: string, evictionStrategy?: string): Promise<{ vmi: Vmi; source: KubeObject }> {
+async function runningVmi(name: string, evictionStrategy?: string, node = 'node-1'): Promise<{ vmi: Vmi; source: KubeObject }> {
   await c.resource(VMIS).create(vmiObject(name, evictionStrategy), { namespace: NS });
   const created = await getVmi(name);
   const [pod] = await waitFor(async () => {
     const l = await launchers(created);
     return l.length ? l : undefined;
   }, `${name}'s launcher pod`);
-  await runPod(pod, 'node-1', '10.244.1.7');
+  await runPod(pod, node, '10.244.1.7');
   await waitFor(async () => (await getVmi(name)).status?.phase === 'Scheduled', `${name} Scheduled`);
   await updateVmi(name, (v) => {
     v.status!.phase = 'Running';
@@ -158,8 +160,11 @@ describe('live migration, controller side', () => {
     assert.equal(moved.metadata.labels?.['kubevirt.io/nodeName'], 'node-2');
     assert.equal(moved.metadata.labels?.['kubevirt.io/migrationTargetNodeName'], undefined);
     assert.equal(moved.status?.migrationMethod, 'LiveMigration');
-    const vmim = await getVmim('m1');
-    assert.deepEqual(vmim.metadata.finalizers, undefined);
+    // The finalizer goes in a write after the Succeeded status.
+    const vmim = await waitFor(async () => {
+      const m = await getVmim('m1');
+      return m.metadata.finalizers === undefined && m;
+    }, 'the finalizer removed');
     assert.equal(vmim.status?.migrationState?.completed, true);
     assert.deepEqual(vmim.status?.phaseTransitionTimestamps?.map((t) => t.phase), ['Pending', 'Scheduling', 'Scheduled', 'PreparingTarget', 'TargetReady', 'Running', 'Succeeded']);
     await waitFor(async () => (await eventsFor(c, NS, 'm1')).some((e) => e.reason === 'SuccessfulMigration' && e.message === 'Source node reported migration succeeded'), 'the SuccessfulMigration event');
@@ -201,5 +206,30 @@ describe('live migration, controller side', () => {
     await runPod(source, 'node-1', '10.244.1.7', 'Succeeded');
     await evict(source);
     await waitFor(() => c.resource(R.pods).get(source.metadata.name!, NS).then(() => false, () => true), 'the ended source pod evicted');
+  });
+
+  it('the KubeVirt CR is Deployed and its migration configuration is what migrations get: the outbound limit, the bandwidth', async () => {
+    // On node-3, so what the tests before left in flight from node-1 does not count against the limit.
+    await createNamespace(c, 'kubevirt');
+    await c.resource(KUBEVIRTS).create({ apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { name: 'kubevirt', namespace: 'kubevirt' }, spec: { configuration: { migrations: { parallelOutboundMigrationsPerNode: 1, bandwidthPerMigration: '32Mi', allowPostCopy: true } } } } as KubeObject, { namespace: 'kubevirt' });
+    await waitFor(async () => ((await c.resource(KUBEVIRTS).get('kubevirt', 'kubevirt')).status as { phase?: string } | undefined)?.phase === 'Deployed', 'the KubeVirt CR Deployed');
+    const a = await runningVmi('kv-a', undefined, 'node-3');
+    const b = await runningVmi('kv-b', undefined, 'node-3');
+    await c.resource(VMIMS).create(vmimObject('m-kv-a', 'kv-a'), { namespace: NS });
+    const targetA = await waitFor(async () => (await launchers(a.vmi)).find((p) => p.metadata.labels?.['kubevirt.io/migrationJobUID']), 'kv-a\'s target pod');
+    await c.resource(VMIMS).create(vmimObject('m-kv-b', 'kv-b'), { namespace: NS });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await launchers(b.vmi)).length, 1, 'kv-b waits: one outbound migration per node');
+    assert.equal((await phaseOf('m-kv-b')) ?? 'Pending', 'Pending');
+
+    await runPod(targetA, 'node-4', '10.244.1.7');
+    await waitFor(async () => (await phaseOf('m-kv-a')) === 'PreparingTarget', 'PreparingTarget');
+    const config = migrationStateOf(await getVmi('kv-a'))!.migrationConfiguration;
+    assert.deepEqual([config.parallelOutboundMigrationsPerNode, config.bandwidthPerMigration, config.allowPostCopy, config.parallelMigrationsPerCluster], [1, '32Mi', true, 5]);
+
+    // Raising the limit lets the waiting migration go at once.
+    const kv = await c.resource(KUBEVIRTS).get('kubevirt', 'kubevirt');
+    await c.resource(KUBEVIRTS).update({ ...kv, spec: { configuration: { migrations: { parallelOutboundMigrationsPerNode: 2 } } } }, { namespace: 'kubevirt' });
+    await waitFor(async () => (await launchers(b.vmi)).some((p) => p.metadata.labels?.['kubevirt.io/migrationJobUID']), 'kv-b\'s target pod once the limit is 2');
   });
 });

@@ -46,6 +46,10 @@ test('the target pod: the launcher pod plus the migration label and name, anti-a
   const p2 = migrationTargetPod(withAffinity, vmim('mig-uid'), source, () => undefined).pod.spec as typeof spec;
   assert.equal(p2.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.length, 2);
   assert.equal((withAffinity.spec.affinity as typeof spec.affinity).podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.length, 1, 'the VMI is not changed');
+  // Post-copy needs userfaultfd in the target's QEMU: only then CAP_SYS_PTRACE.
+  const computeOf = (q: KubeObject) => (q.spec as { containers: { name: string; securityContext?: unknown }[] }).containers.find((c) => c.name === 'compute')!;
+  assert.equal(computeOf(p).securityContext, undefined);
+  assert.deepEqual(computeOf(migrationTargetPod(vmi(), vmim('mig-uid'), source, () => undefined, { allowPostCopy: true }).pod).securityContext, { capabilities: { add: ['SYS_PTRACE'] } });
 });
 
 test('parallel limits: 5 in flight in the cluster, 2 outbound per node; Pending without a target pod does not count', () => {

@@ -7,6 +7,8 @@
  * - VirtualMachineInstanceMigration update (`migration-update-validator.kubevirt.io`): the spec
  *   is immutable, and so is the selector label of a migration in flight.
  * - MigrationPolicy create/update (`migration-policy-validator.kubevirt.io`, migration-policy.ts).
+ * - KubeVirt CR create (`kubevirt-create-validator.kubevirt.io`: only one) and create/update
+ *   (`kubevirt-update-validator.kubevirt.io`: the migration configuration, kubevirt-cr.ts).
  * KubeVirt answers the create refusals that are not field causes with 400 and the bare message
  * (webhookutils.ToAdmissionResponseError), which kube-apiserver prefixes with the webhook's name.
  */
@@ -21,6 +23,7 @@ import { MIGRATION_FINALIZER } from '../controllers/migration-phase.js';
 import type { Vmi } from '../launcher/vmi-types.js';
 import { MIGRATION_POLICIES, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
 import { KUBEVIRT_GROUP } from './kubevirt.js';
+import { ALREADY_CREATED, isKubeVirtCr, KUBEVIRT_CREATE_WEBHOOK, KUBEVIRT_UPDATE_WEBHOOK, KUBEVIRTS, type KubeVirt, validateKubeVirt } from './kubevirt-cr.js';
 import { type MigrationPolicy, MIGRATION_POLICY_WEBHOOK, validateMigrationPolicy } from './migration-policy.js';
 import { type Cause, notSupported, required, webhookDenied } from './vmi-validation-causes.js';
 
@@ -86,6 +89,14 @@ async function admitCreate(access: RegistryAccess, a: AdmissionAttributes): Prom
   if (active) throw refuse(`in-flight migration detected. Active migration job (${active.metadata.uid}) is currently already in progress for VMI ${vmiName}.`);
 }
 
+/** virt-operator's create validator: a KubeVirt CR anywhere in the cluster refuses another. */
+async function admitKubeVirtCreate(access: RegistryAccess): Promise<void> {
+  const kind = access.catalog().byPlural(KUBEVIRTS.group, KUBEVIRTS.version, KUBEVIRTS.plural);
+  if (!kind) return;
+  const existing = await access.registry().list(kind, undefined, {});
+  if (existing.items.length) throw webhookRefusal(KUBEVIRT_CREATE_WEBHOOK, 400, ALREADY_CREATED);
+}
+
 function updateCauses(vmim: KubeObject, old: KubeObject): Cause[] {
   if (!deepEqual(vmim.spec, old.spec)) return [notSupported('', "update of Migration object's spec is restricted")];
   const before = old.metadata.labels?.[LABEL_MIGRATION_VMI_NAME];
@@ -108,6 +119,10 @@ export function migrationAdmission(access: RegistryAccess): AdmissionPlugin {
       } else if (a.kind.group === MIGRATION_POLICIES.group && a.kind.plural === MIGRATION_POLICIES.plural) {
         const causes = validateMigrationPolicy(a.object as MigrationPolicy);
         if (causes.length) throw webhookDenied(MIGRATION_POLICY_WEBHOOK, causes);
+      } else if (isKubeVirtCr(a.kind.group, a.kind.plural)) {
+        if (a.operation === 'CREATE') await admitKubeVirtCreate(access);
+        const causes = validateKubeVirt(a.object as KubeVirt);
+        if (causes.length) throw webhookDenied(KUBEVIRT_UPDATE_WEBHOOK, causes);
       }
     },
   };

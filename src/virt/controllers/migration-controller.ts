@@ -3,7 +3,9 @@
  * level-triggered from the VMIM, VMI and pod caches, it takes each migration through its phases
  * (migration-phase.ts decides a pass), creates and deletes the target launcher pod
  * (migration-target-pod.ts) under the parallel limits (migration-limits.ts), and writes the VMI
- * fields it owns (migration-vmi.ts) with the resolved MigrationPolicy (migration-policy-match.ts);
+ * fields it owns (migration-vmi.ts) with the configuration resolved from the cluster's KubeVirt CR
+ * and the matching MigrationPolicy (migration-policy-match.ts); it also reports the KubeVirt CR in
+ * force Deployed (migration-kubevirt-status.ts);
  * a VMI's ended migrations beyond the newest few are deleted (migration-gc.ts). Pod creations and
  * deletions are guarded by expectations, so a lagging cache never makes a second target pod; one
  * worker, so two migrations never pass the limits together. Alongside runs the clean-up of pod
@@ -21,9 +23,11 @@ import { deepEqual, type KubeObject } from '../../util/object.js';
 import type { MigrationPolicy } from '../api/migration-policy.js';
 import { ANN_DOMAIN, APP_VIRT_LAUNCHER, LABEL_APP } from '../launcher/layout.js';
 import type { Vmi } from '../launcher/vmi-types.js';
-import { DEFAULT_MIGRATION_CONFIGURATION, LABEL_MIGRATION_JOB_UID, MIGRATION_POLICIES, migrationStateOf, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
+import { clusterMigrationConfiguration, honouredKubeVirt, type KubeVirt, KUBEVIRTS } from '../api/kubevirt-cr.js';
+import { LABEL_MIGRATION_JOB_UID, MIGRATION_POLICIES, migrationStateOf, type VirtualMachineInstanceMigration, VMIMS } from '../migration/migration-state.js';
 import { migrationsToCollect } from './migration-gc.js';
 import { startHandoffGc } from './migration-handoff-gc.js';
+import { startKubeVirtStatus } from './migration-kubevirt-status.js';
 import { isFinalMigration, parallelLimitReached } from './migration-limits.js';
 import { DEFAULT_PENDING_TIMEOUTS, type MigrationAction, type MigrationEvent, type MigrationStep, type PendingTimeouts, REASON, stepMigration } from './migration-phase.js';
 import { resolveMigrationConfiguration } from './migration-policy-match.js';
@@ -59,6 +63,8 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
       const pvcInf = ctx.informers.forResource<KubeObject>(PVCS);
       const policyInf = ctx.informers.forResource<KubeObject>(MIGRATION_POLICIES);
       const nsInf = ctx.informers.forResource<KubeObject>(NAMESPACES);
+      const kvInf = ctx.informers.forResource<KubeObject>(KUBEVIRTS);
+      const clusterConfiguration = () => clusterMigrationConfiguration(honouredKubeVirt(kvInf.store.list() as KubeVirt[]));
       const recorder = ctx.recorder('migration-controller');
       const expectations = new Expectations();
       /** Migrations whose target pod was created but is not in the cache yet (they count against the limits). */
@@ -67,7 +73,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
       const { controller, queue } = simpleController(ctx, {
         name: 'virtualmachineinstancemigration',
         primary: vmimInf,
-        secondary: [vmiInf, podInf, pvcInf, policyInf, nsInf],
+        secondary: [vmiInf, podInf, pvcInf, policyInf, nsInf, kvInf],
         reconcile: (key) => reconcile(key),
         workers: 1,
       });
@@ -90,12 +96,16 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
         }
       };
       podInf.addEventHandler({ onAdd: (p) => onPod(p, false), onUpdate: (_o, p) => onPod(p, false), onDelete: (o) => onPod(finalStateOf(o), true) });
-      // A migration ending frees a place under the limits: wake the ones waiting.
+      // A migration ending frees a place under the limits, and a changed KubeVirt CR may change them: wake the ones waiting.
+      const wakePending = () => {
+        for (const m of vmimInf.store.list() as Vmim[]) if ((m.status?.phase ?? 'Pending') === 'Pending') queue.add(objectKeyOf(m));
+      };
       vmimInf.addEventHandler({
         onUpdate: (o, n) => {
-          if (isFinalMigration(n as Vmim) && !isFinalMigration(o as Vmim)) for (const m of vmimInf.store.list() as Vmim[]) if ((m.status?.phase ?? 'Pending') === 'Pending') queue.add(objectKeyOf(m));
+          if (isFinalMigration(n as Vmim) && !isFinalMigration(o as Vmim)) wakePending();
         },
       });
+      kvInf.addEventHandler({ onAdd: wakePending, onUpdate: wakePending, onDelete: wakePending });
 
       const hasTargetPod = (m: VirtualMachineInstanceMigration) => creating.has(`${m.metadata.namespace}/${m.metadata.name}`) || podInf.store.byIndex(JOB_INDEX, m.metadata.uid!).length > 0;
       const vmiOf = (m: VirtualMachineInstanceMigration) => vmiInf.store.getByName(m.spec.vmiName, m.metadata.namespace) as Vmi | undefined;
@@ -103,7 +113,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
       function mustWait(vmim: Vmim, vmi: Vmi, owned: KubeObject[], target: KubeObject | undefined): string | undefined {
         const live = owned.filter((p) => p !== target && !isPodDown(p) && !p.metadata.deletionTimestamp);
         if (live.length > 1) return `there are already multiple pods running for vmi ${vmi.metadata.namespace}/${vmi.metadata.name}`;
-        return parallelLimitReached(vmim, vmi.status?.nodeName ?? '', { migrations: vmimInf.store.list() as Vmim[], vmiOf, hasTargetPod }, DEFAULT_MIGRATION_CONFIGURATION);
+        return parallelLimitReached(vmim, vmi.status?.nodeName ?? '', { migrations: vmimInf.store.list() as Vmim[], vmiOf, hasTargetPod }, clusterConfiguration());
       }
 
       function otherMigrationInFlight(vmim: Vmim, vmi: Vmi | undefined): boolean {
@@ -128,7 +138,8 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
         const ns = vmim.metadata.namespace!;
         switch (action.kind) {
           case 'createTargetPod': {
-            const rendered = migrationTargetPod(vmi, vmim, source!, (claim) => pvcSpec(pvcInf.store.getByName(claim, ns) ?? { metadata: {} }).volumeMode);
+            const volumeModeOf = (claim: string) => pvcSpec(pvcInf.store.getByName(claim, ns) ?? { metadata: {} }).volumeMode;
+            const rendered = migrationTargetPod(vmi, vmim, source!, volumeModeOf, { allowPostCopy: resolve().configuration.allowPostCopy });
             expectations.expectCreations(key, 1);
             creating.add(key);
             let pod: KubeObject;
@@ -204,7 +215,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
         const target = owned.find((p) => p.metadata.labels?.[LABEL_MIGRATION_JOB_UID] === vmim.metadata.uid);
         const source = vmi ? currentPod(vmi, owned.filter((p) => p !== target)) : undefined;
         let resolved: ReturnType<Resolve> | undefined;
-        const resolve = () => (resolved ??= resolveMigrationConfiguration(policyInf.store.list() as MigrationPolicy[], vmi!, nsInf.store.getByName(ns)));
+        const resolve = () => (resolved ??= resolveMigrationConfiguration(policyInf.store.list() as MigrationPolicy[], vmi!, nsInf.store.getByName(ns), clusterConfiguration()));
         const waiting = vmi && (vmim.status?.phase ?? '') === 'Pending' && !target ? mustWait(vmim, vmi, owned, target) : undefined;
         const step = stepMigration({
           vmim,
@@ -231,7 +242,7 @@ export function makeMigrationController(opts: MigrationControllerOptions = {}): 
         return step.requeueAfterMs !== undefined ? { requeueAfterMs: step.requeueAfterMs } : undefined;
       }
 
-      return [controller, startHandoffGc(ctx)];
+      return [controller, startHandoffGc(ctx), startKubeVirtStatus(ctx, kvInf)];
     },
   };
 }

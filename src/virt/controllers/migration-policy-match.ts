@@ -60,8 +60,16 @@ export function applyPolicy(base: MigrationConfiguration, policy: MigrationPolic
   };
 }
 
-/** The configuration a VMI's migration runs with and the policy's name when one matched. */
-export function resolveMigrationConfiguration(policies: MigrationPolicy[], vmi: KubeObject, namespace: KubeObject | undefined): { configuration: MigrationConfiguration; policyName?: string } {
+/**
+ * The configuration a VMI's migration runs with and the policy's name when one matched: the
+ * cluster's (the defaults under the KubeVirt CR's, kubevirt-cr.ts) with the policy's over it.
+ */
+export function resolveMigrationConfiguration(
+  policies: MigrationPolicy[],
+  vmi: KubeObject,
+  namespace: KubeObject | undefined,
+  cluster: MigrationConfiguration = DEFAULT_MIGRATION_CONFIGURATION,
+): { configuration: MigrationConfiguration; policyName?: string } {
   const policy = matchPolicy(policies, vmi, namespace);
-  return { configuration: applyPolicy(DEFAULT_MIGRATION_CONFIGURATION, policy), ...(policy ? { policyName: policy.metadata.name } : {}) };
+  return { configuration: applyPolicy(cluster, policy), ...(policy ? { policyName: policy.metadata.name } : {}) };
 }
