@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
 import { loseNode } from '../support/node-loss.js';
 import { until } from '../support/until.js';
-import { DISK_MARK_CGIS, fetchFromPod, type GuestDiskServer, serveGuestDisk, VM_BOOT_MS, type VmiJson, waitVmiRunning } from '../support/virt.js';
+import { DISK_MARK_CGIS, fetchFromPod, type GuestDiskServer, serveGuestDisk, VM_BOOT_MS, type VmiJson, waitVmiRunning, userDataBlock } from '../support/virt.js';
 
 const NS = 'ha';
 const VM = 'ha';
@@ -79,7 +79,7 @@ spec:
       - name: cloudinit
         cloudInitNoCloud:
           userData: |
-${USER_DATA.trimEnd().split('\n').map((l) => `            ${l}`).join('\n')}
+${userDataBlock(USER_DATA)}
 `;
 
 interface HaVmi extends VmiJson {

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
 import { loseNode } from '../support/node-loss.js';
-import { CONTAINER_DISK, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson } from '../support/virt.js';
+import { CONTAINER_DISK, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson, userDataBlock } from '../support/virt.js';
 import { until } from '../support/until.js';
 
 const NS = 'migfault';
@@ -81,7 +81,7 @@ spec:
       - name: cloudinit
         cloudInitNoCloud:
           userData: |
-${USER_DATA.trimEnd().split('\n').map((l) => `            ${l}`).join('\n')}
+${userDataBlock(USER_DATA)}
 `;
 
 const vmim = (name: string) => JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name, namespace: NS }, spec: { vmiName: VM } });

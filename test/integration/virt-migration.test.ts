@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
-import { CONTAINER_DISK, DISK_MARK_CGIS, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson } from '../support/virt.js';
+import { CONTAINER_DISK, DISK_MARK_CGIS, fetchFromPod, importContainerDisk, waitVmiRunning, type VmiJson, userDataBlock } from '../support/virt.js';
 import { until } from '../support/until.js';
 
 const NS = 'mig';
@@ -64,7 +64,7 @@ spec:
       - name: cloudinit
         cloudInitNoCloud:
           userData: |
-${USER_DATA.trimEnd().split('\n').map((l) => `            ${l}`).join('\n')}
+${userDataBlock(USER_DATA)}
 `;
 
 interface MigratingVmi extends VmiJson {

@@ -21,7 +21,7 @@ import { podInterfaceName } from '../../src/virt/net/secondary-names.js';
 import { testGuest } from '../../src/virt/test-guest.js';
 import { type CairnCluster, upCluster } from '../support/cairn-cluster.js';
 import { until } from '../support/until.js';
-import { CONTAINER_DISK, fetchFromPod, getVmi, importContainerDisk, waitVmiRunning } from '../support/virt.js';
+import { CONTAINER_DISK, fetchFromPod, getVmi, importContainerDisk, waitVmiRunning, userDataBlock } from '../support/virt.js';
 
 const NS = 'secnet';
 /** The VMs' placement: node-1 is slot a, node-2 slot b, until node-2 becomes a for the migration. */
@@ -98,7 +98,7 @@ spec:
                   macaddress: "${vmMac(name)}"
                 addresses: [${addr}]
           userData: |
-${userData.trimEnd().split('\n').map((l) => `            ${l}`).join('\n')}
+${userDataBlock(userData)}
 `;
 
 /** A busybox pod on node-N attached to `net` with a static address (the `ips` capability). */

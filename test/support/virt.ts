@@ -86,10 +86,15 @@ export async function importContainerDisk(cluster: CairnCluster): Promise<void> 
 }
 
 /** A VirtualMachine (runStrategy Always) booting the guest disk from a DataVolume, with `userData` on a NoCloud disk. */
+/** User data as the block scalar of a `cloudInitNoCloud.userData: |` in a VM manifest (12 spaces deep). */
+export function userDataBlock(userData: string): string {
+  return userData.trimEnd().split('\n').map((l) => `            ${l}`).join('\n');
+}
+
 export function guestVmManifest(o: { name: string; base: string; userData: string; labels?: Record<string, string> }): string {
   const labels = Object.entries(o.labels ?? {}).map(([k, v]) => `\n    ${k}: ${v}`).join('');
   const tplLabels = Object.entries(o.labels ?? {}).map(([k, v]) => `\n        ${k}: ${v}`).join('');
-  const userData = o.userData.trimEnd().split('\n').map((l) => `            ${l}`).join('\n');
+  const userData = userDataBlock(o.userData);
   return `
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
